@@ -1,0 +1,44 @@
+/* Guest physical memory: a few regions of host-mapped RAM and the single
+ * checked translation every device and loader goes through. Knows nothing
+ * of KVM: devices and unit tests use it without /dev/kvm. */
+#ifndef RINGVM_MEM_GUEST_MEM_H
+#define RINGVM_MEM_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define GUEST_MEM_MAX_REGIONS 4
+
+struct guest_region {
+	uint64_t gpa;  /* guest physical base */
+	uint64_t size; /* bytes */
+	uint8_t *hva;  /* host mapping of the whole region */
+};
+
+struct guest_mem {
+	struct guest_region region[GUEST_MEM_MAX_REGIONS];
+	unsigned int nr;
+	uint64_t ram_size; /* sum of region sizes */
+};
+
+/* Maps anonymous memory for each (gpa, size) pair; regions must not
+ * overlap and sizes must be page multiples. */
+int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
+		  unsigned int nr, struct rv_err *err);
+void guest_mem_unmap(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa + len) if that range lies wholly inside one
+ * region; NULL otherwise (including on arithmetic overflow). len 0 is
+ * accepted for any gpa inside or at the end of a region. */
+void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy helpers built on guest_mem_ptr; return 0 or -1 when out of range. */
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst,
+		   uint64_t len);
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
+		    uint64_t len);
+
+#endif

@@ -1,0 +1,50 @@
+/* What the user asked for, as the cli layer parsed it: the VM description
+ * the vm layer builds from. Plain data, no resources. */
+#ifndef RINGVM_VM_CONFIG_H
+#define RINGVM_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum console_mode {
+	CONSOLE_SERIAL,  /* COM1 on stdin/stdout (default) */
+	CONSOLE_VIRTIO,  /* hvc0 on stdin/stdout (virtio-console) */
+	CONSOLE_NONE,    /* nothing on stdio; see serial_log */
+};
+
+#define VM_MAX_DISKS 8
+#define VM_MAX_NICS  4
+
+struct disk_config {
+	const char *path;
+	bool readonly;
+	bool direct;     /* O_DIRECT */
+};
+
+struct nic_config {
+	const char *tap;     /* host TAP interface name */
+	uint8_t mac[6];
+	bool mac_set;
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;      /* NULL: none */
+	const char *cmdline;     /* never NULL after parsing ("" default) */
+	uint64_t mem_size;       /* bytes */
+	unsigned int ncpus;
+	enum console_mode console;
+	const char *serial_log;  /* NULL: none; else COM1 output also here */
+	bool allow_slow_backend; /* run a stock kernel on PVM anyway */
+	struct disk_config disk[VM_MAX_DISKS];
+	unsigned int ndisks;
+	struct nic_config nic[VM_MAX_NICS];
+	unsigned int nnics;
+	bool rng;
+};
+
+#define VM_DEFAULT_MEM   (256ULL << 20)
+#define VM_MIN_MEM       (16ULL << 20)
+#define VM_MAX_MEM       (1ULL << 40)   /* 1 TiB: beyond this, refuse */
+
+#endif
