@@ -46,20 +46,16 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libringvm-asan.a
 
 unit-bins: $(UNIT_BINS)
 
-# Guest programs for the KVM tier, assembled to flat binaries and embedded.
-KVM_GUESTS := $(sort $(wildcard tests/kvm/guests/*.S))
-KVM_GUEST_BINS := $(KVM_GUESTS:tests/kvm/guests/%.S=$(BUILD)/tests/kvm/guests/%.bin)
+# KVM tier: project-written guest programs (tests/kvm/*.S, embedded as
+# data) driven through the real machine/vCPU code.
+KVM_TEST_SRCS := $(sort $(wildcard tests/kvm/*.c tests/kvm/*.S))
 
-$(BUILD)/tests/kvm/guests/%.bin: tests/kvm/guests/%.S
+$(BUILD)/tests/kvm/kvm-tests: $(KVM_TEST_SRCS) $(LIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -c -nostdlib -o $(@:.bin=.o) $<
-	objcopy -O binary -j .text $(@:.bin=.o) $@
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -Itests -o $@ $(KVM_TEST_SRCS) \
+		$(LIBOBJS) $(LDFLAGS_RV)
 
-$(BUILD)/tests/kvm/kvm-tests: $(sort $(wildcard tests/kvm/*.c)) $(LIBOBJS) $(KVM_GUEST_BINS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -Itests -I$(BUILD)/tests/kvm \
-		-DKVM_GUEST_DIR='"$(abspath $(BUILD)/tests/kvm/guests)"' \
-		-o $@ $(filter %.c,$^) $(LIBOBJS) $(LDFLAGS_RV)
+-include tests/e2e/guests/guests.mk
 
 deps:
 	scripts/install-deps.sh

@@ -8,6 +8,8 @@
 #include "util/err.h"
 #include "vm/config.h"
 
+#define RINGVM_VERSION "0.1.0"
+
 enum cli_action {
 	CLI_RUN,
 	CLI_HELP,          /* ringvm --help / ringvm help */
@@ -16,7 +18,10 @@ enum cli_action {
 };
 
 /* Parses argv (argv[0] is the program name). On error returns -1 with a
- * one-line message naming the offending flag or value. */
+ * one-line message naming the offending flag or value.
+ * The strings in cfg point into argv. Like getsubopt(3), the values of --disk
+ * and --net are split in place (',' becomes NUL), so argv's strings must be
+ * writable (main's are) and are parsed once. */
 int cli_parse(int argc, char *const argv[], enum cli_action *action,
 	      struct vm_config *cfg, struct rv_err *err);
 

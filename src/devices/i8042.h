@@ -11,6 +11,9 @@
 
 struct i8042 {
 	struct vm_ctl ctl;
+	/* A controller command waiting for its data byte on port 0x60 (0: none).
+	 * Atomic: any vCPU may write either port. */
+	_Atomic uint8_t pending_cmd;
 };
 
 void i8042_init(struct i8042 *k, struct vm_ctl ctl);

@@ -14,6 +14,8 @@ enum console_mode {
 
 #define VM_MAX_DISKS 8
 #define VM_MAX_NICS  4
+/* MP table / xAPIC ids: 0..254, 255 is broadcast (arch/x86 agrees). */
+#define VM_MAX_VCPUS 254
 
 struct disk_config {
 	const char *path;

@@ -27,9 +27,10 @@ struct e820_map {
 	unsigned int nr;
 };
 
-/* The e820 map of a ringvm guest with this memory (low RAM below 640K, the
- * legacy hole, RAM from 1 MiB to the MMIO hole, RAM above 4 GiB). The ACPI
- * area is reported as E820_ACPI. */
+/* The e820 map of a ringvm guest with this memory, sorted by address: RAM
+ * below 0x9fc00, the legacy area 0x9fc00..1 MiB as E820_RESERVED (it holds
+ * the EBDA and the ACPI tables at 0xe0000), RAM from 1 MiB to the end of
+ * the region at 0 (at most the MMIO hole), and each region above it. */
 void x86_e820_build(const struct guest_mem *gm, struct e820_map *map);
 
 enum x86_boot_mode {
@@ -44,7 +45,7 @@ struct x86_boot_config {
 	size_t initrd_len;
 	const char *cmdline;     /* never NULL */
 	uint64_t rsdp_gpa;       /* 0 if no ACPI */
-	const struct e820_map *e820;
+	const struct e820_map *e820; /* NULL: x86_e820_build(gm) */
 };
 
 struct x86_boot_info {

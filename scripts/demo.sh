@@ -1,0 +1,15 @@
+#!/bin/sh
+# Boots Debian's own kernel on ringvm and lets it power off. Runs ringvm
+# directly where /dev/kvm is hardware-backed (VMX/SVM), otherwise inside the
+# harness's emulated SVM machine (see docs/harness.md).
+set -eu
+cd "$(dirname "$0")/.."
+IMG=${RINGVM_IMAGES:-build/images}
+HOOK=${RINGVM_DEMO_HOOK:-demo}
+CMD="ringvm run --kernel vmlinuz --initrd initrd.cpio.gz --cmdline 'console=ttyS0 rvhook=$HOOK' --mem 512M --cpus 2"
+echo "demo: $CMD"
+set +e
+tools/ringvm-harness --file "$IMG/vmlinuz" --file "$IMG/initrd.cpio.gz" -- "$CMD"
+rc=$?
+echo "demo: ringvm exited with status $rc"
+exit $rc

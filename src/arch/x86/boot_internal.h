@@ -1,0 +1,37 @@
+/* Shared between the bzImage and PVH loaders: where guest RAM is and where
+ * the initrd and command line go. Not for use outside arch/x86/boot*.c. */
+#ifndef RINGVM_ARCH_X86_BOOT_INTERNAL_H
+#define RINGVM_ARCH_X86_BOOT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "arch/x86/boot.h"
+
+#define BOOT_PAGE 0x1000ULL
+
+/* End (exclusive) of the RAM region that starts at guest physical 0:
+ * everything the loaders place below 4 GiB goes there. 0 if none. */
+uint64_t boot_low_ram_end(const struct guest_mem *gm);
+
+/* Copies cfg->cmdline (NUL included) to X86_CMDLINE_GPA; max_len is the
+ * longest string the kernel accepts, without the NUL. */
+int boot_put_cmdline(const struct guest_mem *gm, const char *cmdline,
+		     uint64_t max_len, struct rv_err *err);
+
+/* Places the initrd page-aligned as high as possible in [floor, ceil)
+ * and copies it there; *gpa is set to its address. */
+int boot_put_initrd(const struct guest_mem *gm, const uint8_t *data,
+		    size_t len, uint64_t floor, uint64_t ceil, uint64_t *gpa,
+		    struct rv_err *err);
+
+int x86_load_bzimage(const struct guest_mem *gm,
+		     const struct x86_boot_config *cfg,
+		     const struct e820_map *e820,
+		     struct x86_boot_info *info, struct rv_err *err);
+
+int x86_load_pvh(const struct guest_mem *gm,
+		 const struct x86_boot_config *cfg,
+		 const struct e820_map *e820,
+		 struct x86_boot_info *info, struct rv_err *err);
+
+#endif

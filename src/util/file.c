@@ -1,0 +1,60 @@
+#include "util/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int file_read_all(const char *path, const char *what, size_t max,
+		  uint8_t **buf, size_t *len, struct rv_err *err)
+{
+	struct stat st;
+	uint8_t *p;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return rv_fail_errno(err, "cannot open %s %s", what, path);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return rv_fail_errno(err, "cannot stat %s %s", what, path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return rv_fail(err, "%s %s is not a regular file", what, path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return rv_fail(err, "%s %s is empty", what, path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return rv_fail(err, "%s %s is too large (%lld bytes, at most %zu)",
+			       what, path, (long long)st.st_size, max);
+	}
+	p = malloc((size_t)st.st_size);
+	if (!p) {
+		close(fd);
+		return rv_fail(err, "out of memory reading %s %s", what, path);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* shrank under us */
+			rv_fail_errno(err, "cannot read %s %s", what, path);
+			free(p);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*buf = p;
+	*len = got;
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* A KVM virtual machine: guest RAM in memory slots, the in-kernel interrupt
+ * controllers, the I/O buses, its vCPUs and the one-way "stop" latch that
+ * every vCPU thread and the main loop watch. Knows nothing of what is loaded
+ * into it, so the KVM test tier builds machines for its own tiny guests. */
+#ifndef RINGVM_VM_MACHINE_H
+#define RINGVM_VM_MACHINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/cpuid.h"
+#include "bus/io_bus.h"
+#include "bus/irq.h"
+#include "bus/vm_ctl.h"
+#include "mem/guest_mem.h"
+#include "util/err.h"
+
+enum machine_outcome {
+	OUTCOME_RUNNING = 0,
+	OUTCOME_POWEROFF,    /* ACPI S5, or HLT without an in-kernel irqchip */
+	OUTCOME_REBOOT,      /* reset register, i8042 reset, KVM reset event */
+	OUTCOME_CRASH,       /* triple fault, internal error, entry failure */
+	OUTCOME_SIGNAL,      /* the user asked ringvm to stop */
+};
+
+struct vcpu;
+
+struct machine {
+	int kvm_fd;              /* not owned */
+	int vm_fd;
+	int run_size;            /* mmap size of struct kvm_run */
+	bool irqchip;            /* in-kernel IOAPIC/LAPIC/PIC and PIT */
+	bool tsc_deadline;
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	struct x86_cpuid supported_cpuid;
+
+	struct vcpu *vcpu;
+	unsigned int nvcpus;
+
+	/* Stop latch: the first outcome wins; later ones are ignored. */
+	pthread_mutex_t lock;
+	atomic_int outcome;      /* enum machine_outcome */
+	int stop_signal;         /* with OUTCOME_SIGNAL */
+	int stop_efd;            /* eventfd: wakes the main loop on stop */
+};
+
+struct machine_opts {
+	uint64_t mem_size;
+	unsigned int nvcpus;
+	bool irqchip;
+};
+
+/* Creates the VM, its RAM and (optionally) irqchip + PIT, and the vCPU fds
+ * (not yet running). */
+int machine_create(struct machine *m, int kvm_fd,
+		   const struct machine_opts *o, struct rv_err *err);
+void machine_destroy(struct machine *m);
+
+/* Starts one thread per vCPU; on failure stops and joins those started. */
+int machine_start(struct machine *m, struct rv_err *err);
+/* Joins every vCPU thread (call after machine_stop or once they ended). */
+void machine_join(struct machine *m);
+
+/* Latches the outcome (first caller wins) and kicks every vCPU out of
+ * KVM_RUN. Safe from any thread. */
+void machine_stop(struct machine *m, enum machine_outcome o);
+static inline enum machine_outcome machine_outcome(struct machine *m)
+{
+	return (enum machine_outcome)atomic_load(&m->outcome);
+}
+
+/* Adapters handed to devices. */
+struct vm_ctl machine_vm_ctl(struct machine *m);
+struct irq_line machine_irq_line(struct machine *m, unsigned int gsi);
+
+#endif

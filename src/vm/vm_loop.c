@@ -1,0 +1,172 @@
+/* The main thread while the guest runs: console input to COM1, signals,
+ * and waiting for the machine's stop latch. vCPUs run in their own threads;
+ * nothing here is on the guest's fast path. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "util/term.h"
+#include "vm/vm.h"
+#include "vm/vm_internal.h"
+
+#define POLL_STOP   0
+#define POLL_SIGNAL 1
+#define POLL_STDIN  2
+
+struct console_in {
+	bool open;               /* stdin still readable */
+	bool raw;                /* a terminal in raw mode: escapes apply */
+	uint8_t pending[256];    /* read but not yet taken by the UART */
+	size_t npending;
+	size_t off;
+	struct term_escape esc;
+};
+
+static int block_signals(sigset_t *set, struct rv_err *err)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+		return rv_fail(err, "cannot block signals");
+	return 0;
+}
+
+/* Feeds what stdin gave us to the UART as far as its FIFO allows. */
+static void console_push(struct vm *vm, struct console_in *c)
+{
+	while (c->off < c->npending) {
+		size_t n = uart8250_input(vm->uart, c->pending + c->off,
+					  c->npending - c->off);
+		if (n == 0)
+			return;
+		c->off += n;
+	}
+	c->off = c->npending = 0;
+}
+
+static void console_read(struct vm *vm, struct console_in *c)
+{
+	uint8_t buf[sizeof(c->pending)];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		c->open = false; /* EOF or error: the guest just gets no input */
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		uint8_t out[2];
+		size_t nout;
+
+		if (!c->raw) {
+			c->pending[c->npending++] = buf[i];
+			continue;
+		}
+		switch (term_escape_feed(&c->esc, buf[i], out, &nout)) {
+		case TERM_ESC_QUIT:
+			machine_stop(&vm->m, OUTCOME_SIGNAL);
+			return;
+		case TERM_ESC_HELP:
+			fputs("\r\nringvm: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A\r\n",
+			      stderr);
+			break;
+		default:
+			for (size_t j = 0; j < nout; j++)
+				c->pending[c->npending++] = out[j];
+		}
+	}
+	console_push(vm, c);
+}
+
+static int exit_status(struct vm *vm)
+{
+	switch (machine_outcome(&vm->m)) {
+	case OUTCOME_POWEROFF:
+		return RINGVM_EXIT_OK;
+	case OUTCOME_REBOOT:
+		fprintf(stderr, "ringvm: guest rebooted; exiting\n");
+		return RINGVM_EXIT_OK;
+	case OUTCOME_CRASH:
+		return RINGVM_EXIT_CRASH;
+	case OUTCOME_SIGNAL:
+		if (vm->m.stop_signal == 0) {
+			fprintf(stderr, "ringvm: stopped from the console\n");
+			return RINGVM_EXIT_OK;
+		}
+		fprintf(stderr, "ringvm: stopped by signal %d (%s)\n",
+			vm->m.stop_signal, strsignal(vm->m.stop_signal));
+		return 128 + vm->m.stop_signal;
+	default:
+		return RINGVM_EXIT_CRASH;
+	}
+}
+
+int vm_run(struct vm *vm, struct rv_err *err)
+{
+	struct console_in con = { 0 };
+	struct term_state term = { .fd = -1, .active = false };
+	sigset_t sigs;
+	int sfd, status;
+	bool use_stdin = vm->cfg->console == CONSOLE_SERIAL;
+
+	if (block_signals(&sigs, err) < 0)
+		return RINGVM_EXIT_SETUP;
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		rv_fail_errno(err, "signalfd");
+		return RINGVM_EXIT_SETUP;
+	}
+	con.open = use_stdin;
+	if (use_stdin && term_raw_enter(STDIN_FILENO, &term, err) < 0) {
+		close(sfd);
+		return RINGVM_EXIT_SETUP;
+	}
+	con.raw = use_stdin && term.active;
+	if (machine_start(&vm->m, err) < 0) {
+		if (con.raw)
+			term_restore(&term);
+		close(sfd);
+		return RINGVM_EXIT_SETUP;
+	}
+	while (machine_outcome(&vm->m) == OUTCOME_RUNNING) {
+		struct pollfd pfd[3] = {
+			[POLL_STOP] = { .fd = vm->m.stop_efd, .events = POLLIN },
+			[POLL_SIGNAL] = { .fd = sfd, .events = POLLIN },
+			[POLL_STDIN] = { .fd = -1, .events = POLLIN },
+		};
+		/* With input still queued, wait for FIFO room by polling at a
+		 * modest rate instead of reading more. */
+		int timeout = con.npending ? 10 : -1;
+
+		if (con.open && !con.npending)
+			pfd[POLL_STDIN].fd = STDIN_FILENO;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[POLL_SIGNAL].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				vm->m.stop_signal = (int)si.ssi_signo;
+				machine_stop(&vm->m, OUTCOME_SIGNAL);
+			}
+		}
+		if (pfd[POLL_STDIN].revents & (POLLIN | POLLHUP | POLLERR))
+			console_read(vm, &con);
+		if (con.npending)
+			console_push(vm, &con);
+	}
+	machine_join(&vm->m);
+	if (con.raw)
+		term_restore(&term);
+	close(sfd);
+	status = exit_status(vm);
+	return status;
+}

@@ -1,0 +1,104 @@
+#!/bin/sh
+# End-to-end tier: the stock Debian kernel booted by ringvm, run where
+# /dev/kvm can boot it (inside the harness's emulated SVM machine on PVM
+# hosts). Prints PASS/FAIL lines. Usage: suite.sh WORKDIR (holding vmlinuz,
+# vmlinux, initrd.cpio.gz, triplefault.bzImage); ringvm on PATH.
+set -u
+W=${1:-.}
+cd "$W" || exit 1
+T=$W/e2e-tmp
+mkdir -p "$T"
+# Generous: an L2 boot under TCG nesting takes 10-60 s on a loaded host.
+LIMIT=${RINGVM_E2E_TIMEOUT:-400}
+
+# run NAME [ringvm args...]: runs ringvm, leaving $T/NAME.out/.err/.rc.
+run() {
+	name=$1
+	shift
+	echo "--- e2e/$name: ringvm $*"
+	timeout "$LIMIT" ringvm "$@" </dev/null >"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+	# Show the guest console so a failure can be diagnosed from the log.
+	sed 's/^/    | /' "$T/$name.out" "$T/$name.err" | tail -n 40
+}
+
+rc_of() { cat "$T/$1.rc"; }
+
+# expect NAME FILE PATTERN DESCRIPTION: fixed-string line match.
+has() { grep -qF -- "$3" "$T/$1.$2"; }
+
+# 1. The distribution's bzImage through the 64-bit boot protocol, console
+#    on stdout; poweroff -f in the guest ends ringvm with status 0.
+run bzimage-boot --kernel vmlinuz --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=info" --mem 512M --cpus 1
+if [ "$(rc_of bzimage-boot)" != 0 ]; then
+	echo "FAIL e2e/bzimage-boot-poweroff: exit status $(rc_of bzimage-boot), expected 0"
+elif ! has bzimage-boot out "RINGVM-L2-INIT reached"; then
+	echo "FAIL e2e/bzimage-boot-poweroff: init never reported on the serial console"
+elif ! has bzimage-boot out "RV cpus=1"; then
+	echo "FAIL e2e/bzimage-boot-poweroff: guest did not report 1 CPU"
+else
+	echo "PASS e2e/bzimage-boot-poweroff"
+fi
+
+# 2. ELF vmlinux through PVH, 2 vCPUs, console only in the serial log.
+CMDLINE='console=ttyS0 rvhook=info rv_probe=a-b_c.d/e,f=g "quoted words" end'
+run pvh-smp --kernel vmlinux --initrd initrd.cpio.gz --cmdline "$CMDLINE" \
+	--mem 512M --cpus 2 --console none --serial-log "$T/pvh-smp.log"
+if [ "$(rc_of pvh-smp)" != 0 ]; then
+	echo "FAIL e2e/pvh-boot: exit status $(rc_of pvh-smp), expected 0"
+elif ! grep -qF "RINGVM-L2-INIT reached" "$T/pvh-smp.log"; then
+	echo "FAIL e2e/pvh-boot: init never reported in the serial log"
+elif grep -qF "RINGVM-L2-INIT" "$T/pvh-smp.out"; then
+	echo "FAIL e2e/pvh-boot: --console none still wrote the guest console to stdout"
+else
+	echo "PASS e2e/pvh-boot"
+fi
+if grep -qx "RV cpus=2" "$T/pvh-smp.log" ||
+	grep -q "^RV cpus=2.\$" "$T/pvh-smp.log"; then
+	echo "PASS e2e/smp-2-cpus"
+else
+	echo "FAIL e2e/smp-2-cpus: guest /proc/cpuinfo: $(grep 'RV cpus' "$T/pvh-smp.log")"
+fi
+if grep -q "^RV clocksource=kvm-clock" "$T/pvh-smp.log"; then
+	echo "PASS e2e/clocksource-kvm-clock"
+else
+	echo "FAIL e2e/clocksource-kvm-clock: $(grep 'RV clocksource' "$T/pvh-smp.log")"
+fi
+# The serial line ends in \r\n; strip the \r before comparing.
+got=$(grep '^RV cmdline=' "$T/pvh-smp.log" | tr -d '\r' | sed 's/^RV cmdline=//')
+if [ "$got" = "$CMDLINE" ]; then
+	echo "PASS e2e/cmdline-intact"
+else
+	echo "FAIL e2e/cmdline-intact: guest saw [$got], expected [$CMDLINE]"
+fi
+
+# 3. reboot -f: ACPI reset register (Linux's default reboot method).
+run reboot-acpi --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=reboot" --console none --serial-log "$T/reboot-acpi.log"
+if [ "$(rc_of reboot-acpi)" = 0 ] && has reboot-acpi err "rebooted"; then
+	echo "PASS e2e/reboot-acpi"
+else
+	echo "FAIL e2e/reboot-acpi: status $(rc_of reboot-acpi), stderr: $(head -c 300 "$T/reboot-acpi.err")"
+fi
+
+# 4. reboot=k: the i8042 reset line.
+run reboot-kbd --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=reboot reboot=k" --console none --serial-log "$T/reboot-kbd.log"
+if [ "$(rc_of reboot-kbd)" = 0 ] && has reboot-kbd err "rebooted"; then
+	echo "PASS e2e/reboot-i8042"
+else
+	echo "FAIL e2e/reboot-i8042: status $(rc_of reboot-kbd), stderr: $(head -c 300 "$T/reboot-kbd.err")"
+fi
+
+# 5. A guest that triple-faults: status 2 and a register dump.
+run triple-fault --kernel triplefault.bzImage --console none --serial-log "$T/tf.log"
+if [ "$(rc_of triple-fault)" != 2 ]; then
+	echo "FAIL e2e/triple-fault-exit-2: exit status $(rc_of triple-fault), expected 2"
+elif ! grep -qF "TRIPLEFAULT-GUEST" "$T/tf.log"; then
+	echo "FAIL e2e/triple-fault-exit-2: the test guest never ran"
+elif ! grep -qi "triple fault" "$T/triple-fault.err" || ! grep -qi "rip" "$T/triple-fault.err"; then
+	echo "FAIL e2e/triple-fault-exit-2: no crash reason and register dump on stderr"
+else
+	echo "PASS e2e/triple-fault-exit-2"
+fi

@@ -1,0 +1,12 @@
+#!/bin/sh
+# What the test run executes where /dev/kvm can boot stock kernels (inside
+# the harness's L1 on PVM hosts): the KVM tier, the bad-input checks and the
+# end-to-end tier, in that order. Files are in the current directory.
+W=$(pwd)
+echo "=== kvm tier"
+./kvm-tests
+echo "=== cli tier (bad input)"
+sh ./bad_input.sh ringvm vmlinuz initrd.cpio.gz "$W/cli-tmp"
+echo "=== e2e tier"
+sh ./suite.sh "$W"
+echo "=== l1 suite done"

@@ -1,0 +1,526 @@
+/* `ringvm` command-line parsing: every flag, both value forms, and every
+ * bad input a user can type, each refused with one line naming the flag. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+
+#define MAX_ARGS 64
+
+/* cli_parse splits --disk/--net values in place, so argv must be writable,
+ * as main's is: copy the literals. */
+struct argv_buf {
+	char store[32768];
+	char *argv[MAX_ARGS];
+	int argc;
+};
+
+static void build(struct argv_buf *b, const char *const *args)
+{
+	size_t off = 0;
+
+	b->argc = 0;
+	for (; *args; args++) {
+		size_t n = strlen(*args) + 1;
+
+		assert_true(b->argc < MAX_ARGS - 1);
+		assert_true(off + n <= sizeof(b->store));
+		memcpy(b->store + off, *args, n);
+		b->argv[b->argc++] = b->store + off;
+		off += n;
+	}
+	b->argv[b->argc] = NULL;
+}
+
+struct result {
+	int rc;
+	enum cli_action action;
+	struct vm_config cfg;
+	struct rv_err err;
+	struct argv_buf b;
+};
+
+static int parse_list(struct result *r, const char *const *args)
+{
+	build(&r->b, args);
+	memset(&r->err, 0, sizeof(r->err));
+	r->action = (enum cli_action)-1;
+	r->rc = cli_parse(r->b.argc, r->b.argv, &r->action, &r->cfg, &r->err);
+	return r->rc;
+}
+
+#define ARGS(...) ((const char *const[]){ "ringvm", __VA_ARGS__, NULL })
+#define PARSE(r, ...) parse_list((r), ARGS(__VA_ARGS__))
+
+static int setup(void **state)
+{
+	*state = test_calloc(1, sizeof(struct result));
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	test_free(*state);
+	return 0;
+}
+
+static void expect_ok(struct result *r, enum cli_action action)
+{
+	if (r->rc != 0)
+		fail_msg("refused: %s", r->err.msg);
+	assert_int_equal(r->action, action);
+}
+
+static void test_defaults(void **state)
+{
+	struct result *r = *state;
+	const struct vm_config *c = &r->cfg;
+
+	PARSE(r, "run", "--kernel", "bzImage");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(c->kernel, "bzImage");
+	assert_null(c->initrd);
+	assert_non_null(c->cmdline);
+	assert_string_equal(c->cmdline, "");
+	assert_int_equal(c->mem_size, VM_DEFAULT_MEM);
+	assert_int_equal(c->mem_size, 256ULL << 20);
+	assert_int_equal(c->ncpus, 1);
+	assert_int_equal(c->console, CONSOLE_SERIAL);
+	assert_null(c->serial_log);
+	assert_false(c->allow_slow_backend);
+	assert_int_equal(c->ndisks, 0);
+	assert_int_equal(c->nnics, 0);
+	assert_false(c->rng);
+}
+
+static void check_every_flag(const struct vm_config *c)
+{
+	assert_string_equal(c->kernel, "/boot/vmlinuz");
+	assert_string_equal(c->initrd, "/tmp/initrd.cpio");
+	assert_string_equal(c->cmdline, "console=ttyS0 quiet");
+	assert_int_equal(c->mem_size, 1ULL << 30);
+	assert_int_equal(c->ncpus, 4);
+	assert_int_equal(c->console, CONSOLE_VIRTIO);
+	assert_string_equal(c->serial_log, "/tmp/com1.log");
+	assert_true(c->allow_slow_backend);
+	assert_true(c->rng);
+	assert_int_equal(c->ndisks, 2);
+	assert_string_equal(c->disk[0].path, "root.img");
+	assert_false(c->disk[0].readonly);
+	assert_false(c->disk[0].direct);
+	assert_string_equal(c->disk[1].path, "data.img");
+	assert_true(c->disk[1].readonly);
+	assert_true(c->disk[1].direct);
+	assert_int_equal(c->nnics, 1);
+	assert_string_equal(c->nic[0].tap, "tap0");
+	assert_true(c->nic[0].mac_set);
+	assert_memory_equal(c->nic[0].mac,
+			    ((const uint8_t[]){ 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }),
+			    6);
+}
+
+static void test_every_flag_separate(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "/boot/vmlinuz",
+	      "--initrd", "/tmp/initrd.cpio", "--cmdline", "console=ttyS0 quiet",
+	      "--mem", "1G", "--cpus", "4", "--disk", "root.img",
+	      "--disk", "data.img,ro,direct", "--net", "tap=tap0,mac=52:54:00:AB:cd:ef",
+	      "--console", "virtio", "--rng", "--serial-log", "/tmp/com1.log",
+	      "--allow-slow-backend");
+	expect_ok(r, CLI_RUN);
+	check_every_flag(&r->cfg);
+}
+
+static void test_every_flag_equals(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel=/boot/vmlinuz",
+	      "--initrd=/tmp/initrd.cpio", "--cmdline=console=ttyS0 quiet",
+	      "--mem=1024M", "--cpus=4", "--disk=root.img",
+	      "--disk=data.img,direct,ro", "--net=tap=tap0,mac=52:54:00:ab:CD:EF",
+	      "--console=virtio", "--rng", "--serial-log=/tmp/com1.log",
+	      "--allow-slow-backend");
+	expect_ok(r, CLI_RUN);
+	check_every_flag(&r->cfg);
+}
+
+static void test_flag_order_free(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--mem", "64M", "--console", "none", "--kernel", "k",
+	      "--cpus", "254");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->cfg.kernel, "k");
+	assert_int_equal(r->cfg.mem_size, 64ULL << 20);
+	assert_int_equal(r->cfg.console, CONSOLE_NONE);
+	assert_int_equal(r->cfg.ncpus, 254);
+	PARSE(r, "run", "--kernel", "k", "--console", "serial");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
+}
+
+static void test_limits_accepted(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "k", "--mem", "16M", "--cpus", "1");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.mem_size, VM_MIN_MEM);
+	PARSE(r, "run", "--kernel", "k", "--mem", "1T");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.mem_size, VM_MAX_MEM);
+	PARSE(r, "run", "--kernel", "k", "--mem", "268439552"); /* 256M+4K */
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.mem_size, (256ULL << 20) + 4096);
+	PARSE(r, "run", "--kernel", "k", "--disk", "1", "--disk", "2",
+	      "--disk", "3", "--disk", "4", "--disk", "5", "--disk", "6",
+	      "--disk", "7", "--disk", "8");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.ndisks, VM_MAX_DISKS);
+	assert_string_equal(r->cfg.disk[7].path, "8");
+	PARSE(r, "run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
+	      "--net", "tap=c", "--net", "tap=0123456789abcde");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.nnics, VM_MAX_NICS);
+	assert_string_equal(r->cfg.nic[3].tap, "0123456789abcde");
+	assert_false(r->cfg.nic[3].mac_set);
+}
+
+/* The command line reaches the guest exactly as typed. */
+static void test_cmdline_intact(void **state)
+{
+	struct result *r = *state;
+	static const char *const lines[] = {
+		"console=ttyS0 root=/dev/vda rw init=\"/bin/sh -c 'echo hi'\"",
+		"  leading and trailing  spaces  ",
+		"tab\there\tand\nnewline",
+		"a=b=c --dash -- 'single' \"double\" \\backslash",
+		"--starts-with-dashes",
+		"=",
+		",ro,direct tap=x,mac=01:00:00:00:00:00",
+		"utf-8 caf\xc3\xa9 \xe2\x9c\x93",
+		"",
+	};
+	char eqbuf[512];
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		PARSE(r, "run", "--kernel", "k", "--cmdline", lines[i]);
+		expect_ok(r, CLI_RUN);
+		assert_string_equal(r->cfg.cmdline, lines[i]);
+
+		snprintf(eqbuf, sizeof(eqbuf), "--cmdline=%s", lines[i]);
+		PARSE(r, "run", eqbuf, "--kernel", "k");
+		expect_ok(r, CLI_RUN);
+		assert_string_equal(r->cfg.cmdline, lines[i]);
+	}
+}
+
+static void test_long_cmdline(void **state)
+{
+	struct result *r = *state;
+	char big[8192] = { 0 };
+
+	for (size_t i = 0; i < sizeof(big) - 1; i++)
+		big[i] = (char)('a' + i % 26);
+	PARSE(r, "run", "--kernel", "k", "--cmdline", big);
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(strlen(r->cfg.cmdline), sizeof(big) - 1);
+	assert_string_equal(r->cfg.cmdline, big);
+}
+
+/* Paths are taken as given; the parser opens nothing. */
+static void test_paths_not_opened(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "/nonexistent/dir/bzImage",
+	      "--initrd", "/nonexistent/initrd", "--disk", "/nonexistent/d,ro",
+	      "--serial-log", "/nonexistent/log");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->cfg.kernel, "/nonexistent/dir/bzImage");
+	assert_string_equal(r->cfg.disk[0].path, "/nonexistent/d");
+	/* Odd but legal names survive. */
+	PARSE(r, "run", "--kernel=--odd", "--disk=a=b.img", "--initrd", "-");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->cfg.kernel, "--odd");
+	assert_string_equal(r->cfg.disk[0].path, "a=b.img");
+	assert_string_equal(r->cfg.initrd, "-");
+}
+
+static void test_net_forms(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01,tap=t2",
+	      "--net", "tap=tap.1-x_y");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->cfg.nnics, 2);
+	assert_string_equal(r->cfg.nic[0].tap, "t2");
+	assert_true(r->cfg.nic[0].mac_set);
+	assert_memory_equal(r->cfg.nic[0].mac,
+			    ((const uint8_t[]){ 2, 0, 0, 0, 0, 1 }), 6);
+	assert_string_equal(r->cfg.nic[1].tap, "tap.1-x_y");
+	assert_false(r->cfg.nic[1].mac_set);
+}
+
+static void test_actions(void **state)
+{
+	struct result *r = *state;
+	const struct {
+		const char *const *args;
+		enum cli_action action;
+	} t[] = {
+		{ ARGS("--help"), CLI_HELP },
+		{ ARGS("-h"), CLI_HELP },
+		{ ARGS("help"), CLI_HELP },
+		{ ARGS("help", "run"), CLI_RUN_HELP },
+		{ ARGS("run", "--help"), CLI_RUN_HELP },
+		{ ARGS("run", "-h"), CLI_RUN_HELP },
+		{ ARGS("run", "--kernel", "k", "--help"), CLI_RUN_HELP },
+		{ ARGS("run", "--mem", "1G", "-h", "--bogus"), CLI_RUN_HELP },
+		{ ARGS("--version"), CLI_VERSION },
+		{ ARGS("-V"), CLI_VERSION },
+		{ ARGS("version"), CLI_VERSION },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		parse_list(r, t[i].args);
+		if (r->rc != 0)
+			fail_msg("case %zu (%s) refused: %s", i, t[i].args[1],
+				 r->err.msg);
+		assert_int_equal(r->action, t[i].action);
+	}
+}
+
+struct bad_case {
+	const char *const *args;
+	const char *want;   /* must appear in the error line */
+};
+
+static const struct bad_case bad[] = {
+	{ ARGS("run"), "missing --kernel" },
+	{ ARGS("run", "--mem", "1G"), "missing --kernel" },
+	{ ARGS("run", "--kernel"), "--kernel needs a value" },
+	{ ARGS("run", "--kernel", "--mem", "1G"), "--kernel needs a value" },
+	{ ARGS("run", "--kernel="), "--kernel: empty value" },
+	{ ARGS("run", "--kernel", ""), "--kernel: empty value" },
+	{ ARGS("run", "--kernel", "a", "--kernel", "b"), "--kernel given twice" },
+	{ ARGS("run", "--kernel=a", "--kernel=a"), "--kernel given twice" },
+	{ ARGS("run", "--kernel", "k", "--bogus"), "unknown option '--bogus'" },
+	{ ARGS("run", "--kernel", "k", "--bogus=1"), "unknown option '--bogus'" },
+	{ ARGS("run", "--kernel", "k", "--KERNEL", "x"), "unknown option '--KERNEL'" },
+	{ ARGS("run", "--kernel", "k", "--kern", "x"), "unknown option '--kern'" },
+	{ ARGS("run", "--kernel", "k", "-x"), "unknown option '-x'" },
+	{ ARGS("run", "--kernel", "k", "-"), "unknown option '-'" },
+	{ ARGS("run", "--kernel", "k", "--"), "unknown option '--'" },
+	{ ARGS("run", "--kernel", "k", "--="), "unknown option '--'" },
+	{ ARGS("run", "--kernel", "k", "extra"), "unexpected argument 'extra'" },
+	{ ARGS("run", "k"), "unexpected argument 'k'" },
+	{ ARGS("run", "--kernel", "k", "--initrd"), "--initrd needs a value" },
+	{ ARGS("run", "--kernel", "k", "--initrd="), "--initrd: empty value" },
+	{ ARGS("run", "--kernel", "k", "--initrd", "a", "--initrd", "b"), "--initrd given twice" },
+	{ ARGS("run", "--kernel", "k", "--cmdline"), "--cmdline needs a value" },
+	{ ARGS("run", "--kernel", "k", "--cmdline", "a", "--cmdline", "b"), "--cmdline given twice" },
+	{ ARGS("run", "--kernel", "k", "--cpus"), "--cpus needs a value" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "0"), "--cpus: 0 is out of range (1 to 254)" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "255"), "--cpus: 255 is out of range" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "1000"), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "99999999999999999999999"), "is out of range" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "abc"), "--cpus: 'abc' is not a number" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "-1"), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "+2"), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus", " 2"), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "2 "), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "2x"), "--cpus: '2x' is not a number" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "0x2"), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus="), "--cpus" },
+	{ ARGS("run", "--kernel", "k", "--cpus", "1", "--cpus", "2"), "--cpus given twice" },
+	{ ARGS("run", "--kernel", "k", "--mem"), "--mem needs a value" },
+	{ ARGS("run", "--kernel", "k", "--mem", "8M"), "--mem: 8M is below the minimum of 16M" },
+	{ ARGS("run", "--kernel", "k", "--mem", "0"), "--mem: 0 is below" },
+	{ ARGS("run", "--kernel", "k", "--mem", "2T"), "--mem: 2T is above the maximum of 1T" },
+	{ ARGS("run", "--kernel", "k", "--mem", "1099511631872"), "--mem" }, /* 1T+4K */
+	{ ARGS("run", "--kernel", "k", "--mem", "99999999999999999999999"), "--mem" },
+	{ ARGS("run", "--kernel", "k", "--mem", "abc"), "--mem: 'abc' is not a size" },
+	{ ARGS("run", "--kernel", "k", "--mem", "1.5G"), "--mem" },
+	{ ARGS("run", "--kernel", "k", "--mem", "-1G"), "--mem" },
+	{ ARGS("run", "--kernel", "k", "--mem", "1G "), "--mem" },
+	{ ARGS("run", "--kernel", "k", "--mem", "268435457"), "not a multiple of 4K" },
+	{ ARGS("run", "--kernel", "k", "--mem="), "--mem: empty value" },
+	{ ARGS("run", "--kernel", "k", "--mem", "1G", "--mem", "2G"), "--mem given twice" },
+	{ ARGS("run", "--kernel", "k", "--disk"), "--disk needs a value" },
+	{ ARGS("run", "--kernel", "k", "--disk", ""), "--disk: empty value" },
+	{ ARGS("run", "--kernel", "k", "--disk", ",ro"), "--disk: missing PATH" },
+	{ ARGS("run", "--kernel", "k", "--disk", "a.img,rw"), "unknown option 'rw'" },
+	{ ARGS("run", "--kernel", "k", "--disk", "a.img,RO"), "unknown option 'RO'" },
+	{ ARGS("run", "--kernel", "k", "--disk", "a.img,"), "unknown option ''" },
+	{ ARGS("run", "--kernel", "k", "--disk", "a.img,ro,,direct"), "unknown option ''" },
+	{ ARGS("run", "--kernel", "k", "--disk", "a.img,ro=1"), "unknown option 'ro=1'" },
+	{ ARGS("run", "--kernel", "k", "--disk", "1", "--disk", "2", "--disk", "3",
+	       "--disk", "4", "--disk", "5", "--disk", "6", "--disk", "7",
+	       "--disk", "8", "--disk", "9"), "--disk: too many disks" },
+	{ ARGS("run", "--kernel", "k", "--net"), "--net needs a value" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap0"), "--net: unknown option 'tap0'" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap="), "--net: tap=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=0123456789abcdef"), "--net: tap=0123456789abcdef" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a/b"), "--net: tap=a/b" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a b"), "--net: tap=a b" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a:b"), "--net: tap=a:b" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=."), "--net: tap=." },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=.."), "--net: tap=.." },
+	{ ARGS("run", "--kernel", "k", "--net", "mac=52:54:00:12:34:56"), "--net: missing tap" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,tap=b"), "--net: tap= given twice" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34:56,mac=52:54:00:12:34:57"), "--net: mac= given twice" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,vhost=on"), "--net: unknown option 'vhost=on'" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,"), "--net: unknown option ''" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=01:00:5e:00:00:01"), "multicast" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=ff:ff:ff:ff:ff:ff"), "multicast" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=00:00:00:00:00:00"), "all-zero" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac="), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34:56:78"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34:5g"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52-54-00-12-34-56"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:0:12:34:567"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=525400123456"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac= 2:54:00:12:34:56"), "--net: mac=" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=a"), "--net: tap=a is used twice" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34:56",
+	       "--net", "tap=b,mac=52:54:00:12:34:56"), "--net: the same mac" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
+	       "--net", "tap=c", "--net", "tap=d", "--net", "tap=e"), "--net: too many NICs" },
+	{ ARGS("run", "--kernel", "k", "--console"), "--console needs a value" },
+	{ ARGS("run", "--kernel", "k", "--console", "tty"), "--console: 'tty' is not one of" },
+	{ ARGS("run", "--kernel", "k", "--console", "Serial"), "--console" },
+	{ ARGS("run", "--kernel", "k", "--console="), "--console: empty value" },
+	{ ARGS("run", "--kernel", "k", "--console", "none", "--console", "serial"), "--console given twice" },
+	{ ARGS("run", "--kernel", "k", "--serial-log"), "--serial-log needs a value" },
+	{ ARGS("run", "--kernel", "k", "--serial-log="), "--serial-log: empty value" },
+	{ ARGS("run", "--kernel", "k", "--rng=1"), "--rng takes no value" },
+	{ ARGS("run", "--kernel", "k", "--rng", "--rng"), "--rng given twice" },
+	{ ARGS("run", "--kernel", "k", "--allow-slow-backend=yes"), "--allow-slow-backend takes no value" },
+	{ ARGS("run", "--kernel", "k", "--help=1"), "--help takes no value" },
+	{ ARGS("start"), "unknown command 'start'" },
+	{ ARGS("--kernel", "k"), "unknown option '--kernel'" },
+	{ ARGS("--bogus"), "unknown option '--bogus'" },
+	{ ARGS(""), "unknown command ''" },
+	{ ARGS("--help", "run", "x"), "unexpected argument 'run'" },
+	{ ARGS("--version", "x"), "unexpected argument 'x'" },
+	{ ARGS("help", "bogus"), "unexpected argument 'bogus'" },
+};
+
+static void test_bad_inputs(void **state)
+{
+	struct result *r = *state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_list(r, bad[i].args);
+		if (r->rc != -1)
+			fail_msg("case %zu (want \"%s\") was accepted", i,
+				 bad[i].want);
+		if (!strstr(r->err.msg, bad[i].want))
+			fail_msg("case %zu: error \"%s\" lacks \"%s\"", i,
+				 r->err.msg, bad[i].want);
+		/* One line, for main to print as is. */
+		if (strchr(r->err.msg, '\n'))
+			fail_msg("case %zu: multi-line error \"%s\"", i, r->err.msg);
+	}
+}
+
+static void test_no_command(void **state)
+{
+	struct result *r = *state;
+	char *argv[] = { (char *)"ringvm", NULL };
+
+	assert_int_equal(cli_parse(1, argv, &r->action, &r->cfg, &r->err), -1);
+	assert_non_null(strstr(r->err.msg, "missing command"));
+	assert_int_equal(cli_parse(0, argv, &r->action, &r->cfg, &r->err), -1);
+	/* A NULL err is allowed, as everywhere else. */
+	assert_int_equal(cli_parse(1, argv, &r->action, &r->cfg, NULL), -1);
+}
+
+/* Hostile sizes cannot overflow the error buffer or the message. */
+static void test_huge_values(void **state)
+{
+	struct result *r = *state;
+	char big[20000] = { 0 };
+
+	memset(big, 'x', sizeof(big) - 1);
+	PARSE(r, "run", "--kernel", "k", "--mem", big);
+	assert_int_equal(r->rc, -1);
+	assert_true(strlen(r->err.msg) < sizeof(r->err.msg));
+	PARSE(r, "run", "--kernel", "k", big);
+	assert_int_equal(r->rc, -1);
+	assert_non_null(strstr(r->err.msg, "unexpected argument"));
+}
+
+static void assert_lines_fit(const char *text)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (n > 79)
+			fail_msg("help line longer than 79 columns: %.*s",
+				 (int)n, line);
+		line += n + (nl ? 1 : 0);
+	}
+}
+
+static void test_usage_texts(void **state)
+{
+	static const char *const run_words[] = {
+		"--kernel", "--initrd", "--cmdline", "--mem", "--cpus",
+		"--disk", ",ro", ",direct", "--net", "tap=", "mac=",
+		"--console", "serial", "virtio", "none", "--rng",
+		"--serial-log", "--allow-slow-backend", "--help",
+		"default: 256M", "default: 1)", "default: serial",
+		"1 to 254", "up to 8 disks", "up to 4 NICs",
+		"EXIT STATUS", "  0 ", "  1 ", "  2 ", "128+N", "SIGINT",
+		"SIGTERM", "register dump", "kvm_pvm",
+		"tools/ringvm-harness", "leaves\n", "Ctrl-A",
+	};
+	static const char *const top_words[] = {
+		"ringvm run", "--help", "--version", "-V", "-h",
+		"EXIT STATUS", "128+N", "triple fault",
+	};
+	const char *run = cli_run_usage(), *top = cli_usage();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(run_words) / sizeof(run_words[0]); i++)
+		if (!strstr(run, run_words[i]))
+			fail_msg("run --help lacks \"%s\"", run_words[i]);
+	for (size_t i = 0; i < sizeof(top_words) / sizeof(top_words[0]); i++)
+		if (!strstr(top, top_words[i]))
+			fail_msg("--help lacks \"%s\"", top_words[i]);
+	assert_lines_fit(run);
+	assert_lines_fit(top);
+	assert_string_equal(RINGVM_VERSION, "0.1.0");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_flag_separate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_flag_equals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flag_order_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmdline_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_cmdline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paths_not_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_net_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_texts, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
