@@ -470,6 +470,11 @@ void x86_dump_state(FILE *out, const struct kvm_regs *r,
 		(unsigned long long)s->apic_base);
 	fprintf(out, "mode: %s, paging %s\n", cpu_mode(s),
 		(s->cr0 & X86_CR0_PG) ? "on" : "off");
+	/* KVM on AMD re-initialises the VMCB after a shutdown intercept, so a
+	 * triple fault there leaves only the reset state to show. */
+	if (r && r->rip == 0xfff0 && s->cs.base == 0xffff0000)
+		fprintf(out, "note: this is the CPU's reset state; the host's KVM "
+			"(AMD) resets a vCPU on shutdown, so the faulting state is lost\n");
 	if (r && gm)
 		dump_code(out, r, s, gm);
 }

@@ -1,0 +1,45 @@
+#!/bin/sh
+# /init of the harness's L1 machine: an emulated AMD CPU with SVM (QEMU TCG)
+# running Debian's kernel. Loads kvm-amd so /dev/kvm works, runs the user's
+# command in /work, prints `RINGVM-HARNESS-RC=<status>` for the host side of
+# tools/ringvm-harness, and powers off. PID 1 must never exit (that panics
+# the kernel), so every path ends in `poweroff -f`.
+export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+export HOME=/root TERM="${TERM:-dumb}"
+
+# A setup failure is reported with its own marker: the host side must not
+# mistake it for the command's exit status.
+fail() {
+	echo "RINGVM-HARNESS-ERROR=L1: $*"
+	poweroff -f
+	sleep 10
+}
+
+mount -t proc proc /proc || fail "cannot mount /proc"
+mount -t sysfs sysfs /sys || fail "cannot mount /sys"
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || [ -c /dev/null ] ||
+	fail "cannot mount /dev"
+mkdir -p /dev/pts /dev/shm /tmp /run
+mount -t devpts devpts /dev/pts 2>/dev/null
+mount -t tmpfs tmpfs /dev/shm 2>/dev/null
+
+while read -r m; do
+	[ -n "$m" ] || continue
+	insmod "/lib/modules/$m" || fail "insmod $m failed"
+done </lib/modules/order
+
+# devtmpfs creates the node when kvm-amd registers; allow a moment anyway.
+i=0
+while [ ! -c /dev/kvm ] && [ $i -lt 20 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -c /dev/kvm ] || fail "/dev/kvm did not appear after loading kvm-amd (no SVM in the emulated CPU?)"
+
+cd /work || fail "no /work"
+sh -c "$(cat /harness/command)"
+rc=$?
+# Own line even when the command's output did not end with a newline.
+printf '\nRINGVM-HARNESS-RC=%d\n' "$rc"
+poweroff -f
+sleep 10

@@ -1,0 +1,292 @@
+#include "util/event_loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define EV_BATCH 32
+
+struct ev_reg {
+	int fd;
+	bool live;
+	ev_handler_fn fn;
+	void *opaque;
+	struct ev_reg *next;
+};
+
+struct ev_call {
+	void (*fn)(void *);
+	void *opaque;
+	bool done;
+	struct ev_call *next;
+};
+
+struct ev_loop {
+	char name[16];
+	int epfd;
+	int wakefd;
+	pthread_t thread;
+	bool started;
+	bool stop;                 /* under lock */
+	/* Held while handlers run; ev_loop_del takes it to wait them out.
+	 * Recursive: a handler may add or delete registrations. */
+	pthread_mutex_t dispatch;
+	pthread_mutex_t lock;      /* regs list, calls, stop */
+	pthread_cond_t call_done;
+	struct ev_reg *regs;       /* freed only with the loop: a stale event
+				    * from the current batch must find its dead
+				    * registration, not a reused one */
+	struct ev_call *calls;
+};
+
+struct ev_loop *ev_loop_new(const char *name, struct rv_err *err)
+{
+	struct ev_loop *l = calloc(1, sizeof(*l));
+	pthread_mutexattr_t a;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!l) {
+		rv_fail(err, "out of memory for I/O thread %s", name);
+		return NULL;
+	}
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->epfd < 0 || l->wakefd < 0) {
+		rv_fail_errno(err, "cannot create I/O thread %s", name);
+		goto fail;
+	}
+	ev.data.ptr = NULL; /* NULL marks the wake fd */
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) < 0) {
+		rv_fail_errno(err, "epoll_ctl");
+		goto fail;
+	}
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&l->dispatch, &a);
+	pthread_mutexattr_destroy(&a);
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->call_done, NULL);
+	return l;
+fail:
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->wakefd >= 0)
+		close(l->wakefd);
+	free(l);
+	return NULL;
+}
+
+void ev_loop_free(struct ev_loop *l)
+{
+	if (!l)
+		return;
+	ev_loop_stop(l);
+	while (l->regs) {
+		struct ev_reg *r = l->regs;
+
+		l->regs = r->next;
+		free(r);
+	}
+	close(l->epfd);
+	close(l->wakefd);
+	pthread_mutex_destroy(&l->dispatch);
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->call_done);
+	free(l);
+}
+
+int ev_loop_add(struct ev_loop *l, int fd, uint32_t events, ev_handler_fn fn,
+		void *opaque, struct rv_err *err)
+{
+	struct ev_reg *r = calloc(1, sizeof(*r));
+	struct epoll_event ev = { .events = events };
+
+	if (!r)
+		return rv_fail(err, "out of memory");
+	*r = (struct ev_reg){ .fd = fd, .live = true, .fn = fn, .opaque = opaque };
+	ev.data.ptr = r;
+	pthread_mutex_lock(&l->lock);
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		pthread_mutex_unlock(&l->lock);
+		free(r);
+		return rv_fail_errno(err, "I/O thread %s: cannot watch fd %d",
+				     l->name, fd);
+	}
+	r->next = l->regs;
+	l->regs = r;
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+static struct ev_reg *find_live(struct ev_loop *l, int fd)
+{
+	for (struct ev_reg *r = l->regs; r; r = r->next)
+		if (r->live && r->fd == fd)
+			return r;
+	return NULL;
+}
+
+int ev_loop_mod(struct ev_loop *l, int fd, uint32_t events,
+		struct rv_err *err)
+{
+	struct epoll_event ev = { .events = events };
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	ev.data.ptr = find_live(l, fd);
+	if (!ev.data.ptr || epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+		rc = rv_fail(err, "I/O thread %s: cannot change fd %d", l->name, fd);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+void ev_loop_del(struct ev_loop *l, int fd)
+{
+	struct ev_reg *r;
+
+	/* Taking dispatch first waits out a handler running on the loop
+	 * thread (or is a no-op when called from one). */
+	pthread_mutex_lock(&l->dispatch);
+	pthread_mutex_lock(&l->lock);
+	r = find_live(l, fd);
+	if (r) {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		r->live = false;
+	}
+	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->dispatch);
+}
+
+static void run_calls(struct ev_loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->calls) {
+		struct ev_call *c = l->calls;
+
+		l->calls = c->next;
+		pthread_mutex_unlock(&l->lock);
+		c->fn(c->opaque);
+		pthread_mutex_lock(&l->lock);
+		c->done = true;
+		pthread_cond_broadcast(&l->call_done);
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+int ev_loop_run_once(struct ev_loop *l, int timeout_ms)
+{
+	struct epoll_event ev[EV_BATCH];
+	int n, ran = 0;
+
+	n = epoll_wait(l->epfd, ev, EV_BATCH, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	pthread_mutex_lock(&l->dispatch);
+	for (int i = 0; i < n; i++) {
+		struct ev_reg *r = ev[i].data.ptr;
+
+		if (!r) {
+			uint64_t v;
+
+			if (read(l->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				continue;
+			run_calls(l);
+			continue;
+		}
+		if (!r->live)
+			continue;
+		r->fn(r->opaque, ev[i].events);
+		ran++;
+	}
+	pthread_mutex_unlock(&l->dispatch);
+	return ran;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct ev_loop *l = arg;
+	sigset_t all;
+
+	/* Signals belong to the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		bool stop;
+
+		pthread_mutex_lock(&l->lock);
+		stop = l->stop;
+		pthread_mutex_unlock(&l->lock);
+		if (stop)
+			break;
+		if (ev_loop_run_once(l, -1) < 0)
+			break;
+	}
+	run_calls(l); /* nobody may wait forever on a call */
+	return NULL;
+}
+
+int ev_loop_start(struct ev_loop *l, struct rv_err *err)
+{
+	int rc = pthread_create(&l->thread, NULL, loop_thread, l);
+
+	if (rc != 0) {
+		errno = rc;
+		return rv_fail_errno(err, "cannot start I/O thread %s", l->name);
+	}
+	pthread_setname_np(l->thread, l->name);
+	l->started = true;
+	return 0;
+}
+
+static void wake(struct ev_loop *l)
+{
+	uint64_t one = 1;
+
+	if (write(l->wakefd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, the loop will wake. */
+	}
+}
+
+void ev_loop_stop(struct ev_loop *l)
+{
+	if (!l->started)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stop = true;
+	pthread_mutex_unlock(&l->lock);
+	wake(l);
+	pthread_join(l->thread, NULL);
+	l->started = false;
+	l->stop = false;
+}
+
+bool ev_loop_on_thread(const struct ev_loop *l)
+{
+	return l->started && pthread_equal(pthread_self(), l->thread);
+}
+
+void ev_loop_call(struct ev_loop *l, void (*fn)(void *), void *opaque)
+{
+	struct ev_call c = { .fn = fn, .opaque = opaque };
+
+	if (!l->started || ev_loop_on_thread(l)) {
+		fn(opaque);
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	c.next = l->calls;
+	l->calls = &c;
+	pthread_mutex_unlock(&l->lock);
+	wake(l);
+	pthread_mutex_lock(&l->lock);
+	while (!c.done)
+		pthread_cond_wait(&l->call_done, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+}
