@@ -8,6 +8,7 @@ CFLAGS  ?= -O2 -g
 CPPFLAGS_RV := -Isrc -MMD -MP
 # Static: the same binary runs on the host and inside the harness's L1.
 LDFLAGS_RV := -static -pthread
+LDLIBS_RV  := -luring
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)
@@ -26,7 +27,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 all: $(BUILD)/ringvm
 
 $(BUILD)/ringvm: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS_RV)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS_RV) $(LDLIBS_RV)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,7 +43,7 @@ $(BUILD)/libringvm-asan.a: $(ASANOBJS)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libringvm-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_RV) -Itests -o $@ $< \
-		$(BUILD)/libringvm-asan.a -lcmocka -pthread
+		$(BUILD)/libringvm-asan.a -lcmocka -pthread $(LDLIBS_RV)
 
 unit-bins: $(UNIT_BINS)
 
@@ -53,7 +54,7 @@ KVM_TEST_SRCS := $(sort $(wildcard tests/kvm/*.c tests/kvm/*.S))
 $(BUILD)/tests/kvm/kvm-tests: $(KVM_TEST_SRCS) $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -Itests -o $@ $(KVM_TEST_SRCS) \
-		$(LIBOBJS) $(LDFLAGS_RV)
+		$(LIBOBJS) $(LDFLAGS_RV) $(LDLIBS_RV)
 
 -include tests/e2e/guests/guests.mk
 

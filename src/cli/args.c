@@ -25,6 +25,7 @@ enum flag_id {
 	F_RNG,
 	F_SERIAL_LOG,
 	F_ALLOW_SLOW,
+	F_STATS,
 	F_HELP,
 };
 
@@ -47,6 +48,7 @@ static const struct flag run_flags[] = {
 	{ "rng",                F_RNG,        false, false },
 	{ "serial-log",         F_SERIAL_LOG, true,  false },
 	{ "allow-slow-backend", F_ALLOW_SLOW, false, false },
+	{ "stats",              F_STATS,      true,  false },
 	{ "help",               F_HELP,       false, false },
 };
 
@@ -101,6 +103,9 @@ static const char run_usage_text[] =
 "  --rng                add a virtio-rng device (entropy from the host)\n"
 "                       (default: off)\n"
 "  --allow-slow-backend run even when /dev/kvm is kvm_pvm (see below)\n"
+"  --stats PATH         when the guest stops, write counters to PATH as\n"
+"                       \"NAME VALUE UNIT\" lines: VM exits per vCPU, peak\n"
+"                       RSS, resident guest RAM (default: none)\n"
 "  -h, --help           this text\n"
 "\n"
 "CONSOLE\n"
@@ -392,6 +397,9 @@ static int apply_flag(const struct flag *f, char *value, struct vm_config *cfg,
 		return 0;
 	case F_ALLOW_SLOW:
 		cfg->allow_slow_backend = true;
+		return 0;
+	case F_STATS:
+		cfg->stats_path = value;
 		return 0;
 	case F_HELP:
 		return 0;

@@ -38,6 +38,7 @@ struct vm_config {
 	enum console_mode console;
 	const char *serial_log;  /* NULL: none; else COM1 output also here */
 	bool allow_slow_backend; /* run a stock kernel on PVM anyway */
+	const char *stats_path;  /* NULL: none; else counters written at exit */
 	struct disk_config disk[VM_MAX_DISKS];
 	unsigned int ndisks;
 	struct nic_config nic[VM_MAX_NICS];

@@ -9,6 +9,7 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/boot.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/regs.h"
 #include "devices/acpi_pm.h"
@@ -96,7 +97,8 @@ static int load_acpi(struct vm *vm, uint64_t *rsdp, struct rv_err *err)
 
 	if (!dst)
 		return rv_fail(err, "no guest RAM for the ACPI tables");
-	if (acpi_build(dst, X86_ACPI_MAX, &cfg, &t, err) < 0)
+	if (acpi_build(dst, X86_ACPI_MAX, &cfg, &t, err) < 0 ||
+	    x86_write_firmware(&vm->m.mem, err) < 0)
 		return -1;
 	*rsdp = t.rsdp_gpa;
 	return 0;

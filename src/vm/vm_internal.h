@@ -3,6 +3,8 @@
 #ifndef RINGVM_VM_VM_INTERNAL_H
 #define RINGVM_VM_VM_INTERNAL_H
 
+#include <stdio.h>
+
 #include "arch/x86/boot.h"
 #include "arch/x86/cpuid.h"
 #include "devices/acpi_pm.h"
@@ -22,5 +24,8 @@ struct vm {
 	struct x86_boot_info boot;
 	struct x86_cpuid cpuid;   /* scratch for shaping each vCPU's CPUID */
 };
+
+/* Writes the --stats lines (after the vCPUs stopped). */
+void vm_write_stats(struct vm *vm, FILE *out);
 
 #endif

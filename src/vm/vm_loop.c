@@ -5,11 +5,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "arch/x86/regs.h"
 #include "util/term.h"
+#include "vm/vcpu.h"
 #include "vm/vm.h"
 #include "vm/vm_internal.h"
 
@@ -164,9 +167,26 @@ int vm_run(struct vm *vm, struct rv_err *err)
 			console_push(vm, &con);
 	}
 	machine_join(&vm->m);
+	/* Diagnosing a hung guest: where was each vCPU when it was stopped? */
+	if (machine_outcome(&vm->m) == OUTCOME_SIGNAL && getenv("RINGVM_DUMP_ON_STOP"))
+		for (unsigned int i = 0; i < vm->m.nvcpus; i++) {
+			fprintf(stderr, "ringvm: vCPU %u when stopped:\n", i);
+			x86_vcpu_dump(vm->m.vcpu[i].fd, &vm->m.mem, stderr);
+		}
 	if (con.raw)
 		term_restore(&term);
 	close(sfd);
+	if (vm->cfg->stats_path) {
+		FILE *f = fopen(vm->cfg->stats_path, "w");
+
+		if (f) {
+			vm_write_stats(vm, f);
+			fclose(f);
+		} else {
+			fprintf(stderr, "ringvm: warning: cannot write stats to %s: %m\n",
+				vm->cfg->stats_path);
+		}
+	}
 	status = exit_status(vm);
 	return status;
 }

@@ -14,7 +14,8 @@
 #define X86_CMDLINE_MAX      0x10000ULL    /* 64 KiB incl. NUL */
 #define X86_EBDA_GPA         0x009fc00ULL  /* e820 hole 640K..1M */
 #define X86_ACPI_GPA         0x00e0000ULL  /* RSDP + tables, in the BIOS area */
-#define X86_ACPI_MAX         0x0020000ULL
+#define X86_ACPI_MAX         0x0010000ULL  /* 0xe0000..0xeffff */
+#define X86_RESET_VECTOR_GPA 0x00ffff0ULL  /* F000:FFF0, see firmware.h */
 #define X86_HIGH_MEM_GPA     0x0100000ULL  /* 1 MiB: protected-mode kernel */
 
 /* The 32-bit MMIO hole: RAM stops at 3 GiB and continues at 4 GiB. */

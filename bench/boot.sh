@@ -1,0 +1,77 @@
+#!/bin/bash
+# make bench-boot: boot-to-init time and VMM memory overhead of ringvm for the
+# demo guest, median of 5 (with min and max), beside QEMU (from Debian) booting
+# the same kernel and initramfs in the same machine. Figures, not a test.
+set -eu
+cd "$(dirname "$0")/.."
+IMG=${RINGVM_IMAGES:-build/images}
+RUNS=${BENCH_RUNS:-5}
+mkdir -p build/bench
+gcc -O2 -Wall -Wextra -Werror -static -o build/bench/boot_probe bench/boot_probe.c
+
+# QEMU as the peer: its binary and libraries, plus the firmware it needs to
+# boot a kernel directly on the pc machine.
+PEER=()
+if command -v qemu-system-x86_64 >/dev/null; then
+	PEER=(--host-bin "$(command -v qemu-system-x86_64)")
+	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
+		PEER+=(--file "/usr/share/qemu/$f:qemu-firmware/$f")
+	done
+fi
+log=build/bench/boot.log
+tools/ringvm-harness --timeout 3000 --file bench/boot-l1.sh \
+	--file build/bench/boot_probe --file "$IMG/vmlinuz" \
+	--file "$IMG/initrd.cpio.gz" "${PEER[@]}" -- "sh ./boot-l1.sh $RUNS" >"$log" 2>&1 || {
+	echo "bench-boot: harness failed; see $log" >&2
+	exit 1
+}
+tr -d '\r' <"$log" | grep '^RUN ' >build/bench/boot.runs || true
+
+# stat VMM KEY: "median min max" of KEY over the successful runs of VMM.
+stat() {
+	grep "vmm=$1 " build/bench/boot.runs | grep 'status=0' |
+		sed -n "s/.* $2=\([0-9-]*\).*/\1/p" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+			printf "%d %d %d\n", m, v[1], v[NR] }'
+}
+line() { # NAME "median min max" UNIT
+	set -- "$1" $2 "$3"
+	echo "$1 $2 $5"
+	echo "# $1: min $3 max $4 over the successful runs"
+}
+overhead() { # peak rss minus resident guest RAM, per ringvm run
+	grep "vmm=ringvm " build/bench/boot.runs | grep 'status=0' |
+		sed -n 's/.*peak_rss_kib=\([0-9]*\) guest_resident_kib=\([0-9]*\).*/\1 \2/p'
+}
+n_ok=$(grep -c 'vmm=ringvm .*status=0' build/bench/boot.runs || true)
+echo "# ringvm: $n_ok of $RUNS runs powered off cleanly; kernel $(cat "$IMG/kernel-version"), 2 vCPUs, 512 MiB"
+line boot_to_init_ms "$(stat ringvm boot_to_init_ms)" ms
+line vmm_peak_rss_kib "$(stat ringvm peak_rss_kib)" KiB
+line guest_resident_kib "$(stat ringvm guest_resident_kib)" KiB
+ovh=$(overhead | awk '{ print $1 - $2 }' | sort -n |
+	awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+		printf "%d %d %d\n", m, v[1], v[NR] }')
+line vmm_rss_overhead_kib "$ovh" KiB
+if grep -q 'vmm=qemu' build/bench/boot.runs; then
+	n_ok=$(grep -c 'vmm=qemu .*status=0' build/bench/boot.runs || true)
+	echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') -M pc -accel kvm (SeaBIOS + linuxboot), same guest; $n_ok of $RUNS runs ok"
+	line peer_boot_to_init_ms "$(stat qemu boot_to_init_ms)" ms
+	line peer_peak_rss_kib "$(stat qemu peak_rss_kib)" KiB
+	# QEMU does not report its resident guest RAM; the guest is the same, so
+	# ringvm's median resident guest RAM stands in for it (an estimate).
+	res=$(stat ringvm guest_resident_kib | awk '{print $1}')
+	peak=$(stat qemu peak_rss_kib | awk '{print $1}')
+	if [ "$res" != n/a ] && [ "$peak" != n/a ]; then
+		echo "peer_rss_overhead_kib $((peak - res)) KiB"
+		echo "# peer_rss_overhead_kib: QEMU's median peak RSS minus ringvm's median resident guest RAM"
+	fi
+	rb=$(stat ringvm boot_to_init_ms | awk '{print $1}')
+	pb=$(stat qemu boot_to_init_ms | awk '{print $1}')
+	if [ "$rb" != n/a ] && [ "$pb" != n/a ] && [ "$pb" -gt 0 ]; then
+		awk -v a="$rb" -v b="$pb" 'BEGIN { printf "boot_to_init_ratio_vs_peer %.2f ratio\n", a / b }'
+	fi
+else
+	echo "# no peer: qemu-system-x86_64 is not installed"
+fi
