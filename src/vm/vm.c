@@ -158,14 +158,6 @@ static int setup_vcpus(struct vm *vm, struct rv_err *err)
 	return x86_vcpu_boot_regs(m->vcpu[0].fd, &m->mem, &vm->boot, err);
 }
 
-static int refuse_unimplemented(const struct vm_config *cfg, struct rv_err *err)
-{
-	if (cfg->ndisks || cfg->nnics || cfg->rng || cfg->console == CONSOLE_VIRTIO)
-		return rv_fail(err,
-			"virtio devices (--disk, --net, --rng, --console virtio) are not implemented in this version");
-	return 0;
-}
-
 int vm_create(const struct vm_config *cfg, struct vm **out, struct rv_err *err)
 {
 	struct machine_opts mo = { .mem_size = cfg->mem_size,
@@ -173,8 +165,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, struct rv_err *err)
 	struct vm *vm;
 	uint64_t rsdp = 0;
 
-	if (refuse_unimplemented(cfg, err) < 0 ||
-	    check_host_memory(cfg->mem_size, err) < 0)
+	if (check_host_memory(cfg->mem_size, err) < 0)
 		return -1;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -193,13 +184,19 @@ int vm_create(const struct vm_config *cfg, struct vm **out, struct rv_err *err)
 		goto fail_kvm;
 	if (machine_create(&vm->m, vm->kvm_fd, &mo, err) < 0)
 		goto fail_log;
-	if (add_devices(vm, err) < 0 || load_acpi(vm, &rsdp, err) < 0 ||
+	if (add_devices(vm, err) < 0)
+		goto fail_machine;
+	vm->devs_created = true;
+	if (vm_devices_create(vm, err) < 0 ||
+	    load_acpi(vm, &rsdp, err) < 0 ||
 	    load_kernel(vm, rsdp, err) < 0 || setup_vcpus(vm, err) < 0)
 		goto fail_machine;
 	*out = vm;
 	return 0;
 
 fail_machine:
+	if (vm->devs_created)
+		vm_devices_destroy(vm);
 	machine_destroy(&vm->m);
 	if (vm->uart)
 		uart8250_free(vm->uart);
@@ -217,6 +214,9 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Devices stop their I/O threads before guest memory goes away. */
+	if (vm->devs_created)
+		vm_devices_destroy(vm);
 	machine_destroy(&vm->m);
 	if (vm->uart)
 		uart8250_free(vm->uart);

@@ -12,6 +12,7 @@
 #include "devices/uart8250.h"
 #include "vm/config.h"
 #include "vm/machine.h"
+#include "vm/vm_devices.h"
 
 struct vm {
 	const struct vm_config *cfg;
@@ -23,6 +24,8 @@ struct vm {
 	struct acpi_pm pm;
 	struct x86_boot_info boot;
 	struct x86_cpuid cpuid;   /* scratch for shaping each vCPU's CPUID */
+	struct vm_devices devs;   /* PCI host bridge and virtio functions */
+	bool devs_created;
 };
 
 /* Writes the --stats lines (after the vCPUs stopped). */

@@ -12,6 +12,7 @@
 
 #include "arch/x86/regs.h"
 #include "util/term.h"
+#include "virtio/console.h"
 #include "vm/vcpu.h"
 #include "vm/vm.h"
 #include "vm/vm_internal.h"
@@ -45,8 +46,11 @@ static int block_signals(sigset_t *set, struct rv_err *err)
 static void console_push(struct vm *vm, struct console_in *c)
 {
 	while (c->off < c->npending) {
-		size_t n = uart8250_input(vm->uart, c->pending + c->off,
-					  c->npending - c->off);
+		size_t n = vm->devs.console ?
+			virtio_console_input(vm->devs.console, c->pending + c->off,
+					     c->npending - c->off) :
+			uart8250_input(vm->uart, c->pending + c->off,
+				       c->npending - c->off);
 		if (n == 0)
 			return;
 		c->off += n;
@@ -118,7 +122,7 @@ int vm_run(struct vm *vm, struct rv_err *err)
 	struct term_state term = { .fd = -1, .active = false };
 	sigset_t sigs;
 	int sfd, status;
-	bool use_stdin = vm->cfg->console == CONSOLE_SERIAL;
+	bool use_stdin = vm->cfg->console != CONSOLE_NONE;
 
 	if (block_signals(&sigs, err) < 0)
 		return RINGVM_EXIT_SETUP;

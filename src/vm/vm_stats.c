@@ -54,4 +54,5 @@ void vm_write_stats(struct vm *vm, FILE *out)
 		fprintf(out, "vcpu%u_unclaimed_io %llu count\n", i,
 			(unsigned long long)s->unclaimed_io);
 	}
+	vm_devices_print_stats(vm, out);
 }

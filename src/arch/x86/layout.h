@@ -22,6 +22,13 @@
 #define X86_MMIO_HOLE_GPA    0xc0000000ULL
 #define X86_4GIB             0x100000000ULL
 #define X86_IOAPIC_GPA       0xfec00000ULL
+/* PCI BARs go in the hole below the IOAPIC (the DSDT's PCI0 _CRS agrees). */
+#define X86_PCI_MMIO_BASE    X86_MMIO_HOLE_GPA
+#define X86_PCI_MMIO_END     X86_IOAPIC_GPA
+#define X86_PCI_IO_BASE      0xc000
+#define X86_PCI_IO_END       0x10000
+#define X86_PORT_PCI_ADDR    0xcf8
+#define X86_PORT_PCI_DATA    0xcfc
 #define X86_LAPIC_GPA        0xfee00000ULL
 
 /* Identity-mapped TSS/EPT pages KVM needs on Intel (just under the BIOS). */

@@ -1,0 +1,32 @@
+/* virtio-net (virtio 1.2, section 5.1) on a Linux TAP interface. */
+#ifndef RINGVM_VIRTIO_NET_H
+#define RINGVM_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bus/msix.h"
+#include "mem/guest_mem.h"
+#include "util/err.h"
+#include "virtio/virtio_pci.h"
+
+struct virtio_net_opts {
+	const char *tap;        /* existing TAP interface name (or created) */
+	uint8_t mac[6];
+	uint16_t queue_size;
+	int tap_fd;             /* when tap is NULL: an already-open TAP fd,
+				 * or (tests) any packet fd carrying
+				 * "virtio_net_hdr + frame" records */
+};
+
+struct virtio_net;
+
+struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
+				  const struct guest_mem *mem,
+				  struct msix_sink sink, struct rv_err *err);
+void virtio_net_free(struct virtio_net *n);
+struct virtio_pci *virtio_net_transport(struct virtio_net *n);
+void virtio_net_print_stats(struct virtio_net *n, const char *prefix, FILE *out);
+
+#endif

@@ -1,0 +1,20 @@
+/* virtio-rng (virtio 1.2, section 5.4): entropy from getrandom(2). */
+#ifndef RINGVM_VIRTIO_RNG_H
+#define RINGVM_VIRTIO_RNG_H
+
+#include <stdio.h>
+
+#include "bus/msix.h"
+#include "mem/guest_mem.h"
+#include "util/err.h"
+#include "virtio/virtio_pci.h"
+
+struct virtio_rng;
+
+struct virtio_rng *virtio_rng_new(const struct guest_mem *mem,
+				  struct msix_sink sink, struct rv_err *err);
+void virtio_rng_free(struct virtio_rng *r);
+struct virtio_pci *virtio_rng_transport(struct virtio_rng *r);
+void virtio_rng_print_stats(struct virtio_rng *r, const char *prefix, FILE *out);
+
+#endif

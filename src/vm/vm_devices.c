@@ -1,0 +1,241 @@
+#include "vm/vm_devices.h"
+
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "arch/x86/layout.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+#include "vm/vm_internal.h"
+
+#define BLK_QUEUE_SIZE 256
+#define NET_QUEUE_SIZE 256
+/* Leaves room for the configuration vector in the MSI-X table. */
+#define BLK_MAX_QUEUES (VIRTIO_PCI_MAX_QUEUES - 1)
+
+/* Queue notifications go to the device's eventfd inside KVM: a guest kick
+ * costs a VM exit handled in the kernel, never a trip to ringvm. */
+static int bind_ioeventfds(struct vm *vm, struct virtio_pci *t,
+			   struct rv_err *err)
+{
+	for (unsigned int q = 0; q < t->cfg.nqueues; q++) {
+		struct kvm_ioeventfd io = {
+			.addr = virtio_pci_notify_addr(t, q),
+			.len = 2,
+			.fd = virtio_pci_kick_fd(t, q),
+		};
+
+		if (ioctl(vm->m.vm_fd, KVM_IOEVENTFD, &io) < 0)
+			return rv_fail_errno(err, "KVM_IOEVENTFD for queue %u", q);
+	}
+	return 0;
+}
+
+/* Reserves the next slot and its MSI vectors (nqueues + config). */
+static struct vm_vdev *vdev_begin(struct vm *vm, enum vdev_kind kind,
+				  const char *name, unsigned int nqueues,
+				  struct rv_err *err)
+{
+	struct vm_devices *d = &vm->devs;
+	struct vm_vdev *v;
+
+	if (d->n == VM_MAX_VIRTIO) {
+		rv_fail(err, "too many virtio devices");
+		return NULL;
+	}
+	v = &d->vdev[d->n];
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	if (msi_vectors_alloc(&d->msi, nqueues + 1, &v->vec, err) < 0)
+		return NULL;
+	return v;
+}
+
+static int vdev_commit(struct vm *vm, struct vm_vdev *v, void *dev,
+		       struct virtio_pci *t, struct rv_err *err)
+{
+	v->dev = dev;
+	v->t = t;
+	vm->devs.n++; /* from here on vm_devices_destroy frees it */
+	if (pci_host_add(&vm->devs.pci, &t->pci, &vm->m.mmio, &vm->m.pio,
+			 err) < 0)
+		return -1;
+	return bind_ioeventfds(vm, t, err);
+}
+
+static void vdev_free(struct vm_vdev *v)
+{
+	switch (v->kind) {
+	case VDEV_BLK:
+		virtio_blk_free(v->dev);
+		break;
+	case VDEV_NET:
+		virtio_net_free(v->dev);
+		break;
+	case VDEV_RNG:
+		virtio_rng_free(v->dev);
+		break;
+	case VDEV_CONSOLE:
+		virtio_console_free(v->dev);
+		break;
+	}
+	msi_vectors_free(&v->vec);
+}
+
+static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
+{
+	const struct disk_config *dc = &vm->cfg->disk[i];
+	unsigned int nq = vm->cfg->ncpus < BLK_MAX_QUEUES ? vm->cfg->ncpus :
+							     BLK_MAX_QUEUES;
+	struct virtio_blk_opts o = {
+		.path = dc->path, .readonly = dc->readonly, .direct = dc->direct,
+		.nqueues = nq, .queue_size = BLK_QUEUE_SIZE, .index = i,
+		.force_sync = getenv("RINGVM_BLK_SYNC") != NULL,
+	};
+	char name[16];
+	struct vm_vdev *v;
+	struct virtio_blk *b;
+
+	snprintf(name, sizeof(name), "blk%u", i);
+	v = vdev_begin(vm, VDEV_BLK, name, nq, err);
+	if (!v)
+		return -1;
+	b = virtio_blk_new(&o, &vm->m.mem, msi_vectors_sink(&v->vec), err);
+	if (!b) {
+		msi_vectors_free(&v->vec);
+		return -1;
+	}
+	return vdev_commit(vm, v, b, virtio_blk_transport(b), err);
+}
+
+static void random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6)
+		memset(mac, 0x5a, 6);
+	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
+}
+
+static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
+{
+	const struct nic_config *nc = &vm->cfg->nic[i];
+	struct virtio_net_opts o = { .tap = nc->tap, .queue_size = NET_QUEUE_SIZE,
+				     .tap_fd = -1 };
+	char name[16];
+	struct vm_vdev *v;
+	struct virtio_net *n;
+
+	if (nc->mac_set)
+		memcpy(o.mac, nc->mac, 6);
+	else
+		random_mac(o.mac);
+	snprintf(name, sizeof(name), "net%u", i);
+	v = vdev_begin(vm, VDEV_NET, name, 2, err);
+	if (!v)
+		return -1;
+	n = virtio_net_new(&o, &vm->m.mem, msi_vectors_sink(&v->vec), err);
+	if (!n) {
+		msi_vectors_free(&v->vec);
+		return -1;
+	}
+	return vdev_commit(vm, v, n, virtio_net_transport(n), err);
+}
+
+static int add_rng(struct vm *vm, struct rv_err *err)
+{
+	struct vm_vdev *v = vdev_begin(vm, VDEV_RNG, "rng0", 1, err);
+	struct virtio_rng *r;
+
+	if (!v)
+		return -1;
+	r = virtio_rng_new(&vm->m.mem, msi_vectors_sink(&v->vec), err);
+	if (!r) {
+		msi_vectors_free(&v->vec);
+		return -1;
+	}
+	return vdev_commit(vm, v, r, virtio_rng_transport(r), err);
+}
+
+static int add_console(struct vm *vm, struct rv_err *err)
+{
+	struct vm_vdev *v = vdev_begin(vm, VDEV_CONSOLE, "console0", 2, err);
+	struct virtio_console *c;
+
+	if (!v)
+		return -1;
+	c = virtio_console_new(STDOUT_FILENO, -1, &vm->m.mem,
+			       msi_vectors_sink(&v->vec), err);
+	if (!c) {
+		msi_vectors_free(&v->vec);
+		return -1;
+	}
+	vm->devs.console = c;
+	return vdev_commit(vm, v, c, virtio_console_transport(c), err);
+}
+
+int vm_devices_create(struct vm *vm, struct rv_err *err)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct vm_devices *d = &vm->devs;
+
+	if (msi_router_init(&d->msi, vm->m.vm_fd, err) < 0)
+		return -1;
+	pci_host_init(&d->pci, X86_PCI_MMIO_BASE, X86_PCI_MMIO_END,
+		      X86_PCI_IO_BASE, X86_PCI_IO_END);
+	if (io_bus_add(&vm->m.pio, X86_PORT_PCI_ADDR, 4, pci_host_cf8_io,
+		       &d->pci, "pci-addr", err) < 0 ||
+	    io_bus_add(&vm->m.pio, X86_PORT_PCI_DATA, 4, pci_host_cfc_io,
+		       &d->pci, "pci-data", err) < 0)
+		return -1;
+	/* Slot order is probe order: disks first, so --disk N is vd(a+N). */
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		if (add_disk(vm, i, err) < 0)
+			return -1;
+	for (unsigned int i = 0; i < cfg->nnics; i++)
+		if (add_nic(vm, i, err) < 0)
+			return -1;
+	if (cfg->rng && add_rng(vm, err) < 0)
+		return -1;
+	if (cfg->console == CONSOLE_VIRTIO && add_console(vm, err) < 0)
+		return -1;
+	return 0;
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	struct vm_devices *d = &vm->devs;
+
+	while (d->n > 0)
+		vdev_free(&d->vdev[--d->n]);
+	d->console = NULL;
+	pci_host_destroy(&d->pci);
+	msi_router_destroy(&d->msi);
+}
+
+void vm_devices_print_stats(struct vm *vm, FILE *out)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++) {
+		struct vm_vdev *v = &vm->devs.vdev[i];
+
+		switch (v->kind) {
+		case VDEV_BLK:
+			virtio_blk_print_stats(v->dev, v->name, out);
+			break;
+		case VDEV_NET:
+			virtio_net_print_stats(v->dev, v->name, out);
+			break;
+		case VDEV_RNG:
+			virtio_rng_print_stats(v->dev, v->name, out);
+			break;
+		case VDEV_CONSOLE:
+			virtio_console_print_stats(v->dev, v->name, out);
+			break;
+		}
+	}
+}

@@ -1,0 +1,42 @@
+/* The PCI side of `ringvm run`: the host bridge and one virtio-pci function
+ * per --disk, --net, --rng and --console virtio, each with its MSI-X vectors
+ * routed through KVM irqfds and its queue notifications bound to KVM
+ * ioeventfds. */
+#ifndef RINGVM_VM_VM_DEVICES_H
+#define RINGVM_VM_VM_DEVICES_H
+
+#include <stdio.h>
+
+#include "bus/pci.h"
+#include "util/err.h"
+#include "vm/msi_routes.h"
+
+struct vm;
+struct virtio_pci;
+struct virtio_console;
+
+#define VM_MAX_VIRTIO 16
+
+enum vdev_kind { VDEV_BLK, VDEV_NET, VDEV_RNG, VDEV_CONSOLE };
+
+struct vm_vdev {
+	enum vdev_kind kind;
+	void *dev;
+	struct virtio_pci *t;
+	struct msi_vectors vec;
+	char name[16];
+};
+
+struct vm_devices {
+	struct pci_host pci;
+	struct msi_router msi;
+	struct vm_vdev vdev[VM_MAX_VIRTIO];
+	unsigned int n;
+	struct virtio_console *console;   /* the --console virtio device */
+};
+
+int vm_devices_create(struct vm *vm, struct rv_err *err);
+void vm_devices_destroy(struct vm *vm);
+void vm_devices_print_stats(struct vm *vm, FILE *out);
+
+#endif

@@ -1,0 +1,494 @@
+/* virtio-console driven through the virtio-pci registers with rings from
+ * tests/unit/virtq_driver: guest output reaches out_fd (and the log) byte
+ * for byte, host input reaches the guest's receive buffers, input beyond
+ * the internal limit is refused, a dead or stuck output fd does not stop
+ * the device, malformed chains are returned empty, config space. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unit/virtq_driver.h"
+#include "virtio/console.h"
+#include "virtio/virtio_pci.h"
+
+#include "unit/virtq_driver.c"
+
+#define RAM        (4ull << 20)
+#define RING0      0x10000ull
+#define RING_STEP  0x10000ull
+#define BUF        0x100000ull
+#define QSIZE      128
+#define NQ         2
+#define BIT(n)     (1ull << (n))
+#define F_SIZE     0
+#define IN_LIMIT   4096
+
+struct fx {
+	struct guest_mem mem;
+	int pipefd[2];           /* out_fd = pipefd[1] */
+	int logfd;
+	struct virtio_console *c;
+	struct virtio_pci *t;
+	struct vqd q[NQ];
+	bool event_idx;
+	atomic_uint fired[4];
+};
+
+/* ---- a minimal virtio-pci driver ---- */
+
+static void msix_route(void *ctx, unsigned int v, uint64_t addr, uint32_t data)
+{
+	(void)ctx;
+	(void)v;
+	(void)addr;
+	(void)data;
+}
+
+static void msix_fire(void *ctx, unsigned int v)
+{
+	struct fx *f = ctx;
+
+	if (v < 4)
+		atomic_fetch_add(&f->fired[v], 1);
+}
+
+static void bar_w(struct virtio_pci *t, uint64_t off, uint64_t v, uint32_t len)
+{
+	uint8_t b[8];
+
+	for (uint32_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	virtio_pci_bar_io(t, off, b, len, true);
+}
+
+static uint64_t bar_r(struct virtio_pci *t, uint64_t off, uint32_t len)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+
+	virtio_pci_bar_io(t, off, b, len, false);
+	for (uint32_t i = 0; i < len; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static uint64_t dev_features(struct virtio_pci *t)
+{
+	uint64_t v = 0;
+
+	for (unsigned int sel = 0; sel < 2; sel++) {
+		bar_w(t, 0x00, sel, 4);
+		v |= bar_r(t, 0x04, 4) << (32 * sel);
+	}
+	return v;
+}
+
+static uint8_t status(struct virtio_pci *t)
+{
+	return (uint8_t)bar_r(t, 0x14, 1);
+}
+
+/* Reset, negotiate `want` (plus VERSION_1), enable MSI-X and all queues
+ * with fresh rings, DRIVER_OK. */
+static void drv_setup(struct fx *f, uint64_t want)
+{
+	struct virtio_pci *t = f->t;
+	uint64_t feat = (dev_features(t) & want) | BIT(VIRTIO_F_VERSION_1);
+	uint8_t ctl[2];
+	uint8_t s = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+
+	bar_w(t, 0x14, 0, 1);
+	assert_int_equal(status(t), 0);
+	bar_w(t, 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
+	bar_w(t, 0x14, s, 1);
+	for (unsigned int sel = 0; sel < 2; sel++) {
+		bar_w(t, 0x08, sel, 4);
+		bar_w(t, 0x0c, feat >> (32 * sel), 4);
+	}
+	s |= VIRTIO_STATUS_FEATURES_OK;
+	bar_w(t, 0x14, s, 1);
+	assert_true(status(t) & VIRTIO_STATUS_FEATURES_OK);
+	f->event_idx = feat & BIT(VIRTIO_RING_F_EVENT_IDX);
+
+	pci_cfg_read(&t->pci, t->msix.cap_off + 2u, ctl, 2);
+	ctl[1] |= 0x80;                         /* MSI-X enable */
+	pci_cfg_write(&t->pci, t->msix.cap_off + 2u, ctl, 2);
+	for (unsigned int v = 0; v <= NQ; v++)
+		bar_w(t, VIRTIO_PCI_MSIX_OFF + 16 * v + 12, 0, 4); /* unmask */
+	bar_w(t, 0x10, NQ, 2);                  /* config vector */
+	for (unsigned int q = 0; q < NQ; q++) {
+		struct vqd *d = &f->q[q];
+
+		assert_int_equal(vqd_init(d, &f->mem, QSIZE,
+					  RING0 + q * RING_STEP), 0);
+		bar_w(t, 0x16, q, 2);
+		assert_int_equal(bar_r(t, 0x18, 2), QSIZE);
+		bar_w(t, 0x1a, q, 2);
+		bar_w(t, 0x20, d->desc_gpa, 4);
+		bar_w(t, 0x24, d->desc_gpa >> 32, 4);
+		bar_w(t, 0x28, d->avail_gpa, 4);
+		bar_w(t, 0x2c, d->avail_gpa >> 32, 4);
+		bar_w(t, 0x30, d->used_gpa, 4);
+		bar_w(t, 0x34, d->used_gpa >> 32, 4);
+		bar_w(t, 0x1c, 1, 2);
+	}
+	bar_w(t, 0x14, s | VIRTIO_STATUS_DRIVER_OK, 1);
+	assert_int_equal(status(t), s | VIRTIO_STATUS_DRIVER_OK);
+}
+
+static void kick(struct fx *f, unsigned int q)
+{
+	bar_w(f->t, VIRTIO_PCI_NOTIFY_OFF + 4 * q, q, 2);
+}
+
+/* Adds and publishes a chain, kicking only if the device asked for it (as
+ * Linux does). Returns whether it kicked. */
+static bool post(struct fx *f, unsigned int q, const struct vqd_seg *s,
+		 unsigned int n, uint16_t *head)
+{
+	struct vqd *d = &f->q[q];
+	uint16_t old = d->avail_idx;
+	uint16_t h = vqd_add(d, s, n);
+
+	vqd_publish(d, h);
+	if (head)
+		*head = h;
+	if (vqd_kick_needed(d, f->event_idx, old)) {
+		kick(f, q);
+		return true;
+	}
+	return false;
+}
+
+static bool wait_used(struct fx *f, unsigned int q, uint32_t *id, uint32_t *len)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (vqd_get_used(&f->q[q], id, len))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static uint8_t *g(struct fx *f, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = guest_mem_ptr(&f->mem, gpa, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+static uint64_t stat_of(struct fx *f, const char *name)
+{
+	char *buf = NULL, key[64];
+	size_t sz = 0;
+	FILE *m = open_memstream(&buf, &sz);
+	unsigned long long v = ~0ull;
+	char *p;
+
+	assert_non_null(m);
+	virtio_console_print_stats(f->c, "con", m);
+	fclose(m);
+	snprintf(key, sizeof(key), "con_%s ", name);
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, strlen(key))) {
+			sscanf(p + strlen(key), "%llu", &v);
+			break;
+		}
+	free(buf);
+	return v;
+}
+
+/* Reads exactly len bytes from fd within 2 s. */
+static void read_exact(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	for (int i = 0; i < 2000 && got < len; i++) {
+		ssize_t r = read(fd, buf + got, len - got);
+
+		if (r > 0)
+			got += (size_t)r;
+		else
+			usleep(1000);
+	}
+	assert_int_equal(got, len);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct guest_region layout = { .gpa = 0, .size = RAM };
+	struct rv_err err;
+
+	if (!f || guest_mem_map(&f->mem, &layout, 1, &err) < 0)
+		return -1;
+	if (pipe2(f->pipefd, O_CLOEXEC) < 0)
+		return -1;
+	fcntl(f->pipefd[0], F_SETFL, O_NONBLOCK);
+	f->logfd = memfd_create("console-log", MFD_CLOEXEC);
+	if (f->logfd < 0)
+		return -1;
+	f->c = virtio_console_new(f->pipefd[1], f->logfd, &f->mem,
+				  (struct msix_sink){ msix_route, msix_fire, f },
+				  &err);
+	if (!f->c) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	f->t = virtio_console_transport(f->c);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	virtio_console_free(f->c);
+	if (f->pipefd[0] >= 0)
+		close(f->pipefd[0]);
+	close(f->pipefd[1]);
+	close(f->logfd);
+	guest_mem_unmap(&f->mem);
+	free(f);
+	return 0;
+}
+
+#define STD_FEATURES (BIT(F_SIZE) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
+		      BIT(VIRTIO_RING_F_INDIRECT_DESC))
+
+static void test_config(void **state)
+{
+	struct fx *f = *state;
+	uint8_t id[2];
+
+	pci_cfg_read(&f->t->pci, PCI_DEVICE_ID, id, 2);
+	assert_int_equal(id[0] | id[1] << 8, 0x1043);
+	assert_true(dev_features(f->t) & BIT(F_SIZE));
+	assert_false(dev_features(f->t) & BIT(1));   /* no MULTIPORT */
+	/* out_fd is a pipe, not a terminal: 80x25. */
+	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF, 2), 80);
+	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF + 2, 2), 25);
+}
+
+static void test_output_reaches_out_fd(void **state)
+{
+	struct fx *f = *state;
+	uint8_t msg[3000], got[3000], logged[3000];
+	uint32_t id, len;
+	uint16_t head;
+
+	drv_setup(f, STD_FEATURES);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 13 + 1);
+	memcpy(g(f, BUF, sizeof(msg)), msg, sizeof(msg));
+	post(f, 1, (struct vqd_seg[]){ { BUF, 1000, false },
+				       { BUF + 1000, 2000, false } }, 2, &head);
+	assert_true(wait_used(f, 1, &id, &len));
+	assert_int_equal(id, head);
+	assert_int_equal(len, 0);
+	read_exact(f->pipefd[0], got, sizeof(got));
+	assert_memory_equal(got, msg, sizeof(msg));
+	assert_int_equal(pread(f->logfd, logged, sizeof(logged), 0),
+			 sizeof(logged));
+	assert_memory_equal(logged, msg, sizeof(msg));
+	assert_true(atomic_load(&f->fired[1]) >= 1);
+	assert_int_equal(stat_of(f, "tx_bytes"), sizeof(msg));
+	assert_int_equal(stat_of(f, "tx_dropped"), 0);
+}
+
+static void test_input_reaches_guest(void **state)
+{
+	struct fx *f = *state;
+	uint8_t msg[100];
+	uint32_t id, len;
+	uint16_t h1, h2;
+
+	/* Typed before the driver is up: queued. */
+	assert_int_equal(virtio_console_input(f->c, (const uint8_t *)"abc", 3), 3);
+	drv_setup(f, STD_FEATURES);
+	post(f, 0, (struct vqd_seg[]){ { BUF, 16, true } }, 1, &h1);
+	assert_true(wait_used(f, 0, &id, &len));
+	assert_int_equal(id, h1);
+	assert_int_equal(len, 3);
+	assert_memory_equal(g(f, BUF, 3), "abc", 3);
+	assert_true(atomic_load(&f->fired[0]) >= 1);
+
+	/* More than one buffer holds: the rest waits for the next one. */
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)('A' + i % 26);
+	post(f, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h1);
+	assert_int_equal(virtio_console_input(f->c, msg, sizeof(msg)),
+			 sizeof(msg));
+	assert_true(wait_used(f, 0, &id, &len));
+	assert_int_equal(id, h1);
+	assert_int_equal(len, 64);
+	assert_memory_equal(g(f, BUF, 64), msg, 64);
+	usleep(20 * 1000);
+	assert_false(vqd_get_used(&f->q[0], &id, &len));
+	post(f, 0, (struct vqd_seg[]){ { BUF + 0x1000, 20, true },
+				       { BUF + 0x2000, 20, true } }, 2, &h2);
+	assert_true(wait_used(f, 0, &id, &len));
+	assert_int_equal(id, h2);
+	assert_int_equal(len, 36);
+	assert_memory_equal(g(f, BUF + 0x1000, 20), msg + 64, 20);
+	assert_memory_equal(g(f, BUF + 0x2000, 16), msg + 84, 16);
+	assert_int_equal(stat_of(f, "rx_bytes"), 103);
+}
+
+static void test_input_limit(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *big = malloc(IN_LIMIT + 1000);
+	uint32_t id, len;
+
+	assert_non_null(big);
+	for (size_t i = 0; i < IN_LIMIT + 1000; i++)
+		big[i] = (uint8_t)i;
+	assert_int_equal(virtio_console_input(f->c, big, IN_LIMIT + 1000),
+			 IN_LIMIT);
+	assert_int_equal(virtio_console_input(f->c, big, 10), 0);
+	assert_int_equal(stat_of(f, "input_refused"), 1010);
+
+	/* Once the guest took it, there is room again. */
+	drv_setup(f, STD_FEATURES);
+	post(f, 0, (struct vqd_seg[]){ { BUF, 8192, true } }, 1, NULL);
+	assert_true(wait_used(f, 0, &id, &len));
+	assert_int_equal(len, IN_LIMIT);
+	assert_memory_equal(g(f, BUF, IN_LIMIT), big, IN_LIMIT);
+	assert_int_equal(virtio_console_input(f->c, big, 10), 10);
+	free(big);
+}
+
+static void test_dead_output_fd(void **state)
+{
+	struct fx *f = *state;
+	uint8_t logged[5];
+	uint32_t id, len;
+
+	drv_setup(f, STD_FEATURES);
+	close(f->pipefd[0]);          /* nobody will ever read: EPIPE */
+	f->pipefd[0] = -1;
+	memcpy(g(f, BUF, 5), "hello", 5);
+	post(f, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, NULL);
+	assert_true(wait_used(f, 1, &id, &len));
+	assert_int_equal(len, 0);
+	assert_int_equal(stat_of(f, "tx_dropped"), 5);
+	/* The log still gets it, and the device keeps serving. */
+	assert_int_equal(pread(f->logfd, logged, 5, 0), 5);
+	assert_memory_equal(logged, "hello", 5);
+	post(f, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, NULL);
+	assert_true(wait_used(f, 1, &id, &len));
+}
+
+static void test_stuck_output_fd(void **state)
+{
+	struct fx *f = *state;
+	uint8_t junk[4096];
+	struct timespec a, b;
+	uint32_t id, len;
+	double ms;
+
+	drv_setup(f, STD_FEATURES);
+	/* Fill the pipe: a reader that never reads. */
+	fcntl(f->pipefd[1], F_SETFL, O_NONBLOCK);
+	memset(junk, 'x', sizeof(junk));
+	while (write(f->pipefd[1], junk, sizeof(junk)) > 0)
+		;
+	fcntl(f->pipefd[1], F_SETFL, 0);  /* blocking again, as stdout is */
+	memset(g(f, BUF, 4096), 'y', 4096);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < 5; i++) {
+		post(f, 1, (struct vqd_seg[]){ { BUF, 4096, false } }, 1, NULL);
+		assert_true(wait_used(f, 1, &id, &len));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+	     (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	/* One bounded wait, then drops without waiting. */
+	assert_true(ms < 1000);
+	assert_int_equal(stat_of(f, "tx_dropped"), 5 * 4096);
+}
+
+static void test_malformed_chains(void **state)
+{
+	struct fx *f = *state;
+	uint8_t got[16];
+	uint32_t id, len;
+	uint16_t head;
+	struct vqd *d = &f->q[1];
+
+	drv_setup(f, STD_FEATURES);
+	memcpy(g(f, BUF, 4), "nope", 4);
+	/* TX chain with a writable part. */
+	post(f, 1, (struct vqd_seg[]){ { BUF, 4, false },
+				       { BUF + 64, 4, true } }, 2, &head);
+	assert_true(wait_used(f, 1, &id, &len));
+	assert_int_equal(id, head);
+	/* TX descriptor outside guest RAM. */
+	vqd_set_desc(d, 9, RAM - 2, 4, 0, 0);
+	vqd_set_avail_ring(d, d->avail_idx, 9);
+	vqd_set_avail_idx(d, (uint16_t)(d->avail_idx + 1));
+	kick(f, 1);
+	assert_true(wait_used(f, 1, &id, &len));
+	assert_int_equal(id, 9);
+	assert_int_equal(len, 0);
+	usleep(10 * 1000);
+	assert_int_equal(read(f->pipefd[0], got, sizeof(got)), -1);
+	/* RX chain with a read-only part. */
+	post(f, 0, (struct vqd_seg[]){ { BUF, 4, false },
+				       { BUF + 64, 4, true } }, 2, &head);
+	assert_int_equal(virtio_console_input(f->c, (const uint8_t *)"z", 1), 1);
+	assert_true(wait_used(f, 0, &id, &len));
+	assert_int_equal(id, head);
+	assert_int_equal(len, 0);
+	assert_int_equal(stat_of(f, "bad_chains"), 3);
+	/* Still working. */
+	post(f, 0, (struct vqd_seg[]){ { BUF + 128, 4, true } }, 1, &head);
+	assert_true(wait_used(f, 0, &id, &len));
+	assert_int_equal(len, 1);
+	assert_int_equal(g(f, BUF + 128, 1)[0], 'z');
+
+	/* A corrupt ring: DEVICE_NEEDS_RESET, then a reset recovers. */
+	vqd_set_avail_idx(d, (uint16_t)(d->avail_idx + QSIZE + 1));
+	kick(f, 1);
+	for (int i = 0; i < 2000 && !(status(f->t) & VIRTIO_STATUS_NEEDS_RESET); i++)
+		usleep(1000);
+	assert_true(status(f->t) & VIRTIO_STATUS_NEEDS_RESET);
+	drv_setup(f, STD_FEATURES);
+	memcpy(g(f, BUF, 2), "ok", 2);
+	post(f, 1, (struct vqd_seg[]){ { BUF, 2, false } }, 1, NULL);
+	assert_true(wait_used(f, 1, &id, &len));
+	read_exact(f->pipefd[0], got, 2);
+	assert_memory_equal(got, "ok", 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_reaches_out_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_reaches_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_output_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_output_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_chains, setup, teardown),
+	};
+
+	/* SIGPIPE stays at its default (terminate): the device's I/O thread
+	 * must see EPIPE as an error without the process dying. */
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
