@@ -61,6 +61,13 @@ else
 	result FAIL host/unknown-flag-exit-1 "$(cat "$LOG/bogus.err")"
 fi
 
+echo "=== fuzz (virtqueue, bounded)"
+if tests/fuzz/run.sh "${RINGVM_FUZZ_SECONDS:-60}" >"$LOG/fuzz.log" 2>&1; then
+	result PASS fuzz/virtqueue
+else
+	result FAIL fuzz/virtqueue "crash or sanitizer report; see $LOG/fuzz.log"
+fi
+
 echo "=== kvm, cli and e2e tiers"
 # The names each tier must report; one that never reports is a failure.
 expected() {
@@ -69,7 +76,9 @@ expected() {
 	sed -n 's/^# tests: //p' tests/e2e/*.sh | tr ' ' '\n'
 }
 FILES=(--file tests/l1-suite.sh --file tests/cli/bad_input.sh
-	--file tests/e2e/suite.sh --file $B/tests/kvm/kvm-tests
+	--file tests/e2e/suite.sh --file tests/e2e/virtio.sh
+	--file $B/tests/kvm/kvm-tests --file "$IMG/data.ext4" --file "$IMG/data.hello.txt"
+	--host-bin "$(command -v debugfs)" --host-bin "$(command -v e2fsck)"
 	--file "$IMG/vmlinuz" --file "$IMG/vmlinux" --file "$IMG/initrd.cpio.gz"
 	--file $B/tests/e2e/triplefault.bzImage)
 attempt=1

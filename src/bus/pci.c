@@ -101,12 +101,14 @@ int pci_device_add_bar(struct pci_device *d, unsigned int idx, uint64_t size,
 	if (idx >= PCI_NUM_BARS || (mem64 && idx + 1 >= PCI_NUM_BARS))
 		return rv_fail(err, "pci: %s: BAR %u out of range", name, idx);
 	if (bar_taken(d, idx) || (mem64 && bar_taken(d, idx + 1)))
-		return rv_fail(err, "pci: %s: BAR %u already in use", name, idx);
+		return rv_fail(err, "pci: %s: BAR %u already in use", name,
+			       idx);
 	if (io && mem64)
 		return rv_fail(err, "pci: %s: an I/O BAR cannot be 64-bit",
 			       name);
 	if (!fn)
-		return rv_fail(err, "pci: %s: BAR %u has no handler", name, idx);
+		return rv_fail(err, "pci: %s: BAR %u has no handler", name,
+			       idx);
 	/* I/O BARs: 4..256 bytes (PCI 3.0 6.2.5.1). Memory BARs: at least a
 	 * page, so KVM can map or trap them page-wise; 32-bit ones must fit
 	 * the 32-bit hole. */

@@ -603,8 +603,8 @@ void virtio_blk_print_stats(struct virtio_blk *b, const char *prefix,
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		fprintf(out, "%s%s %" PRIu64 " %s\n", prefix, rows[i].name,
+		fprintf(out, "%s_%s %" PRIu64 " %s\n", prefix, rows[i].name,
 			(uint64_t)atomic_load(rows[i].v), rows[i].unit);
-	fprintf(out, "%smmio_kicks %" PRIu64 " count\n", prefix,
+	fprintf(out, "%s_mmio_kicks %" PRIu64 " count\n", prefix,
 		(uint64_t)atomic_load(&b->t.stats.mmio_kicks));
 }

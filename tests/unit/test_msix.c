@@ -489,8 +489,9 @@ static void test_hostile_table_access(void **state)
 		}
 	}
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
-		uint8_t b[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+		uint8_t b[8];
 
+		memset(b, 0xff, sizeof(b));
 		msix_table_io(&f->m, offs[i], b, 4, true);
 		msix_table_io(&f->m, offs[i], b, 8, true);
 		msix_table_io(&f->m, offs[i], b, 8, false);
@@ -542,7 +543,8 @@ static void test_concurrent_notify(void **state)
 		h[i].seed = i + 1;
 		atomic_init(&h[i].notifies, 0);
 		h[i].stop = &stop;
-		assert_int_equal(pthread_create(&t[i], NULL, notifier, &h[i]), 0);
+		assert_int_equal(pthread_create(&t[i], NULL, notifier, &h[i]),
+				 0);
 	}
 	/* Keep flipping until both threads have notified plenty. */
 	for (i = 0; i < 20000 || atomic_load(&h[0].notifies) < 100000 ||

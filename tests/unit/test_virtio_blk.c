@@ -392,7 +392,7 @@ static uint64_t stat_of(struct fx *f, const char *name)
 	uint64_t v = UINT64_MAX;
 
 	assert_non_null(m);
-	virtio_blk_print_stats(f->b, "blk0_", m);
+	virtio_blk_print_stats(f->b, "blk0", m);
 	fclose(m);
 	snprintf(line, sizeof(line), "blk0_%s ", name);
 	for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1
@@ -1003,7 +1003,7 @@ static void test_stats_format(void **state)
 	start(f);
 	m = open_memstream(&buf, &sz);
 	assert_non_null(m);
-	virtio_blk_print_stats(f->b, "blk0_", m);
+	virtio_blk_print_stats(f->b, "blk0", m);
 	fclose(m);
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		char name[64], unit[16];

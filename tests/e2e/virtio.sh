@@ -1,0 +1,180 @@
+#!/bin/sh
+# End-to-end tier for paravirtual I/O: Debian's stock kernel and its own
+# virtio drivers against ringvm's virtio-pci devices. Runs where /dev/kvm
+# boots stock kernels (inside the harness on PVM hosts), with ringvm, debugfs
+# and e2fsck on PATH. Usage: virtio.sh WORKDIR (holding vmlinux,
+# initrd.cpio.gz, data.ext4).
+# tests: e2e/virtio-blk-ext4-mount e2e/virtio-blk-data-on-image
+# tests: e2e/virtio-blk-fsck-clean e2e/virtio-blk-readonly
+# tests: e2e/virtio-blk-multiqueue e2e/virtio-rng e2e/virtio-net-mac
+# tests: e2e/virtio-net-ping e2e/virtio-net-tcp-guest-to-host
+# tests: e2e/virtio-net-tcp-host-to-guest e2e/virtio-reset-rebind
+# tests: e2e/virtio-blk-sync-backend e2e/virtio-console-echo
+set -u
+W=${1:-.}
+cd "$W" || exit 1
+T=$W/virtio-tmp
+mkdir -p "$T"
+LIMIT=${RINGVM_E2E_TIMEOUT:-400}
+MAC=52:54:00:12:34:56
+
+ok() { echo "PASS e2e/$1"; }
+bad() { echo "FAIL e2e/$1: $2"; }
+# rv NAME: the value the guest reported as "RV NAME=value" (first one).
+rv() { sed -n "s/^RV $1=//p" "$T/virtio.out" | head -n 1; }
+md5() { md5sum | cut -d' ' -f1; }
+
+# Fresh images: the ext4 data disk, a read-only disk with known content, a
+# scratch disk for the parallel streams.
+cp data.ext4 "$T/data.ext4"
+dd if=/dev/urandom of="$T/ro.img" bs=65536 count=16 2>/dev/null
+ro_before=$(md5 <"$T/ro.img")
+dd if=/dev/zero of="$T/scratch.img" bs=1048576 count=16 2>/dev/null
+
+# The host end of the guest's network: a TAP with a link-local address, a
+# receiver on 5000 and a sender on 5001. Nothing leaves this machine.
+tunctl -t rvtap0 >/dev/null
+ip link set rvtap0 up
+ip addr add 169.254.10.1/24 dev rvtap0
+printf '#!/bin/sh\nseq 1 300000\n' >"$T/serve.sh"
+chmod +x "$T/serve.sh"
+# busybox nc hangs up when its stdin ends: give the receiver one that does
+# not, or it would cut the guest off after the first read.
+rm -f "$T/hold"
+mkfifo "$T/hold"
+timeout "$LIMIT" nc -l -p 5000 >"$T/net_rx.txt" <"$T/hold" &
+rx_pid=$!
+exec 4>"$T/hold"
+timeout "$LIMIT" nc -l -p 5001 -e "$T/serve.sh" &
+tx_pid=$!
+want_seq=$(seq 1 300000 | md5)
+
+echo "--- e2e/virtio: one guest with 3 disks, a NIC and an RNG"
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=virtio" --mem 512M --cpus 2 \
+	--disk "$T/data.ext4" --disk "$T/ro.img,ro" --disk "$T/scratch.img" \
+	--net "tap=rvtap0,mac=$MAC" --rng --stats "$T/stats.txt" \
+	</dev/null >"$T/virtio.raw" 2>"$T/virtio.err"
+rc=$?
+tr -d '\r' <"$T/virtio.raw" >"$T/virtio.out"
+grep '^RV ' "$T/virtio.out" | sed 's/^/    | /'
+sed 's/^/    | /' "$T/virtio.err" | tail -n 20
+grep -E '^(blk|net|rng)' "$T/stats.txt" 2>/dev/null | sed 's/^/    stats: /'
+exec 4>&-
+kill $rx_pid $tx_pid 2>/dev/null
+wait $rx_pid $tx_pid 2>/dev/null
+if [ "$rc" != 0 ]; then
+	echo "    (ringvm exited with status $rc)"
+fi
+
+# virtio-blk: mount, data written by the guest is on the image byte for byte.
+if [ "$(rv blk_mount)" = ok ] && [ "$(rv blk_hello)" = "$(cat data.hello.txt 2>/dev/null || rv blk_hello)" ] &&
+	[ "$(rv blk_umount)" = ok ] && [ "$rc" = 0 ]; then
+	ok virtio-blk-ext4-mount
+else
+	bad virtio-blk-ext4-mount "mount=$(rv blk_mount) hello=[$(rv blk_hello)] umount=$(rv blk_umount) status=$rc"
+fi
+got_seq=$(debugfs -R "cat /seq.txt" "$T/data.ext4" 2>/dev/null | md5)
+debugfs -R "dump /rand.bin $T/rand.bin" "$T/data.ext4" >/dev/null 2>&1
+got_rand=$(md5 <"$T/rand.bin" 2>/dev/null)
+if [ "$got_seq" = "$want_seq" ] && [ -n "$(rv blk_rand_md5)" ] &&
+	[ "$got_rand" = "$(rv blk_rand_md5)" ] &&
+	[ "$(rv blk_rand_reread_md5)" = "$(rv blk_rand_md5)" ]; then
+	ok virtio-blk-data-on-image
+else
+	bad virtio-blk-data-on-image "seq.txt md5 $got_seq (want $want_seq), rand.bin $got_rand (guest $(rv blk_rand_md5), reread $(rv blk_rand_reread_md5))"
+fi
+if e2fsck -fn "$T/data.ext4" >"$T/fsck.txt" 2>&1; then
+	ok virtio-blk-fsck-clean
+else
+	bad virtio-blk-fsck-clean "$(tail -n 3 "$T/fsck.txt" | tr '\n' ' ')"
+fi
+# Read-only: the guest sees ro=1, its write fails, the image is unchanged.
+ro_after=$(md5 <"$T/ro.img")
+if [ "$(rv ro_flag)" = 1 ] && [ "$(rv ro_write)" = refused ] &&
+	[ "$ro_after" = "$ro_before" ] && [ "$(rv ro_md5)" = "$ro_before" ]; then
+	ok virtio-blk-readonly
+else
+	bad virtio-blk-readonly "ro=$(rv ro_flag) write=$(rv ro_write) guest md5 $(rv ro_md5) image $ro_before -> $ro_after"
+fi
+# Multiqueue: one queue per vCPU, 8 parallel streams land where they should.
+host_ok=0
+i=0
+while [ $i -lt 8 ]; do
+	want=$(yes "ringvm stream $i" | head -c 1048576 | md5)
+	got=$(dd if="$T/scratch.img" bs=65536 skip=$((i * 16)) count=16 2>/dev/null | md5)
+	[ "$got" = "$want" ] && host_ok=$((host_ok + 1))
+	i=$((i + 1))
+done
+if [ "$(rv mq_queues)" = 2 ] && [ "$(rv mq_streams_ok)" = 8 ] && [ $host_ok = 8 ]; then
+	ok virtio-blk-multiqueue
+else
+	bad virtio-blk-multiqueue "guest queues $(rv mq_queues), guest-verified streams $(rv mq_streams_ok)/8, on the image $host_ok/8"
+fi
+if [ "$(rv rng_current)" = virtio_rng.0 ] && [ "$(rv rng_bytes)" = 1024 ] &&
+	[ "$(rv rng_distinct)" = yes ]; then
+	ok virtio-rng
+else
+	bad virtio-rng "rng_current=$(rv rng_current) bytes=$(rv rng_bytes) distinct=$(rv rng_distinct)"
+fi
+[ "$(rv net_mac)" = "$MAC" ] && ok virtio-net-mac ||
+	bad virtio-net-mac "guest eth0 has [$(rv net_mac)], expected $MAC"
+[ "$(rv net_ping)" = ok ] && ok virtio-net-ping || bad virtio-net-ping "$(rv net_ping)"
+got=$(md5 <"$T/net_rx.txt")
+if [ "$got" = "$want_seq" ]; then
+	ok virtio-net-tcp-guest-to-host
+else
+	bad virtio-net-tcp-guest-to-host "host received $(wc -c <"$T/net_rx.txt") bytes, md5 $got (want $want_seq)"
+fi
+if [ "$(rv net_rx_md5 | cut -d' ' -f1)" = "$want_seq" ]; then
+	ok virtio-net-tcp-host-to-guest
+else
+	bad virtio-net-tcp-host-to-guest "guest received: $(rv net_rx_md5)"
+fi
+if [ "$(rv rebind_gone)" = yes ] && [ "$(rv rebind_read)" = ok ] &&
+	[ "$(rv virtio_done)" = yes ]; then
+	ok virtio-reset-rebind
+else
+	bad virtio-reset-rebind "gone=$(rv rebind_gone) read=$(rv rebind_read) done=$(rv virtio_done)"
+fi
+
+# The preadv/pwritev back end, as used when io_uring is unavailable.
+cp data.ext4 "$T/sync.ext4"
+echo "--- e2e/virtio-blk-sync-backend"
+RINGVM_BLK_SYNC=1 timeout "$LIMIT" ringvm run --kernel vmlinux \
+	--initrd initrd.cpio.gz --cmdline "console=ttyS0 rvhook=blkwrite" \
+	--mem 256M --disk "$T/sync.ext4" </dev/null >"$T/sync.raw" 2>"$T/sync.err"
+rc=$?
+got=$(debugfs -R "cat /seq.txt" "$T/sync.ext4" 2>/dev/null | md5)
+if [ $rc = 0 ] && [ "$got" = "$want_seq" ] && e2fsck -fn "$T/sync.ext4" >/dev/null 2>&1; then
+	ok virtio-blk-sync-backend
+else
+	bad virtio-blk-sync-backend "status $rc, seq.txt md5 $got; $(tr -d '\r' <"$T/sync.raw" | grep '^RV' | tr '\n' ' ')"
+fi
+
+# virtio-console: hvc0 is the guest's console. Once the guest says it is
+# ready, a line typed on ringvm's stdin must come back through the guest.
+echo "--- e2e/virtio-console-echo"
+rm -f "$T/console.in"
+mkfifo "$T/console.in"
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=hvc0 rvhook=echo" --mem 256M --console virtio \
+	<"$T/console.in" >"$T/console.raw" 2>"$T/console.err" &
+vm_pid=$!
+exec 3>"$T/console.in"
+# Wait (bounded) for the guest's prompt before typing, as a user would.
+n=0
+while ! tr -d '\r' <"$T/console.raw" | grep -q "^RV echo_ready" &&
+	kill -0 $vm_pid 2>/dev/null && [ $n -lt "$LIMIT" ]; do
+	sleep 1
+	n=$((n + 1))
+done
+printf 'hello-hvc0-4242\n' >&3
+wait $vm_pid
+rc=$?
+exec 3>&-
+if [ $rc = 0 ] && tr -d '\r' <"$T/console.raw" | grep -qx "RV echo=hello-hvc0-4242"; then
+	ok virtio-console-echo
+else
+	bad virtio-console-echo "status $rc, output: $(tr -d '\r' <"$T/console.raw" | tail -n 5 | tr '\n' ' ')"
+fi
