@@ -22,7 +22,7 @@ ASANOBJS := $(LIBSRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all clean test test-unit test-kvm test-e2e demo deps images bench-boot fuzz
+.PHONY: all clean test demo deps images bench-boot bench-io fuzz unit-bins
 
 all: $(BUILD)/ringvm
 
@@ -78,6 +78,14 @@ bench-boot: deps
 	$(MAKE) all
 	scripts/guest-images.sh
 	bench/boot.sh
+
+bench-io: deps
+	$(MAKE) all
+	scripts/guest-images.sh
+	bench/io.sh
+
+fuzz: deps
+	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 clean:
 	rm -rf $(BUILD)

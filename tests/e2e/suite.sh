@@ -83,17 +83,18 @@ fi
 #    machine goes "EFI" -> "BIOS": a jump to the reset vector, where ringvm's
 #    reset stub writes the ACPI reset register; reboot=a writes that register
 #    directly; reboot=k pulses the i8042 reset line.
+# (run() sets $name, so the loop uses its own variable.)
 for how in default:"" acpi:"reboot=a" i8042:"reboot=k"; do
-	name=${how%%:*}
+	r=reboot-${how%%:*}
 	arg=${how#*:}
-	run "reboot-$name" --kernel vmlinux --initrd initrd.cpio.gz \
+	run "$r" --kernel vmlinux --initrd initrd.cpio.gz \
 		--cmdline "console=ttyS0 rvhook=reboot $arg" --console none \
-		--serial-log "$T/reboot-$name.log.raw"
-	if [ "$(rc_of "reboot-$name")" = 0 ] && has "reboot-$name" err "rebooted" &&
-		grep -q "reboot: Restarting system" "$T/reboot-$name.log"; then
-		echo "PASS e2e/reboot-$name"
+		--serial-log "$T/$r.log.raw"
+	if [ "$(rc_of "$r")" = 0 ] && has "$r" err "rebooted" &&
+		grep -q "reboot: Restarting system" "$T/$r.log"; then
+		echo "PASS e2e/$r"
 	else
-		echo "FAIL e2e/reboot-$name: status $(rc_of "reboot-$name"), stderr: $(head -c 300 "$T/reboot-$name.err")"
+		echo "FAIL e2e/$r: status $(rc_of "$r"), stderr: $(head -c 300 "$T/$r.err")"
 	fi
 done
 

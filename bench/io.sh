@@ -1,0 +1,71 @@
+#!/bin/bash
+# make bench-io: virtio-blk and virtio-net from inside the guest against the
+# same work done natively on the machine that runs ringvm, median of 5 with
+# min and max, as "NAME VALUE UNIT" lines. Figures, not a test.
+set -eu
+cd "$(dirname "$0")/.."
+IMG=${RINGVM_IMAGES:-build/images}
+ROUNDS=${BENCH_RUNS:-5}
+SECS=${BENCH_SECS:-3}
+B=build/bench
+mkdir -p "$B/extra/bin" "$B/extra/hooks"
+gcc -O2 -Wall -Wextra -Werror -static -o "$B/io_probe" bench/io_probe.c
+# The guest gets the probe and its hook as a second cpio archive appended to
+# the usual initramfs (the kernel unpacks concatenated archives in order).
+cp "$B/io_probe" "$B/extra/bin/io_probe"
+cp bench/guest/hooks/iobench "$B/extra/hooks/iobench"
+(cd "$B/extra" && find . | cpio -o -H newc --quiet | gzip -9) >"$B/extra.cpio.gz"
+cat "$IMG/initrd.cpio.gz" "$B/extra.cpio.gz" >"$B/initrd-bench.cpio.gz"
+
+log=$B/io.log
+tools/ringvm-harness --timeout 3000 --file bench/io-l1.sh --file "$B/io_probe" \
+	--file "$IMG/vmlinux" --file "$B/initrd-bench.cpio.gz" \
+	-- "sh ./io-l1.sh $ROUNDS $SECS" >"$log" 2>&1 || {
+	echo "bench-io: harness failed; see $log" >&2
+	exit 1
+}
+tr -d '\r' <"$log" >"$B/io.clean"
+
+# stat WHO NAME -> "median min max"
+stat() {
+	sed -n "s/^$1 RESULT $2 \([0-9.]*\) .*/\1/p" "$B/io.clean" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+			printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
+}
+fig() { # NAME "median min max" UNIT
+	set -- "$1" $2 "$3"
+	echo "$1 $2 $5"
+	echo "# $1: min $3 max $4"
+}
+share() { # NAME guest-median native-median
+	awk -v n="$1" -v g="$2" -v h="$3" 'BEGIN {
+		if (g == "n/a" || h == "n/a" || h == 0) print n " n/a ratio";
+		else printf "%s %.3f ratio\n", n, g / h }'
+}
+stat_of() { sed -n "s/^STATS $1 \([0-9]*\) .*/\1/p" "$B/io.clean"; }
+per() { # NAME numerator denominator UNIT
+	awk -v n="$1" -v a="$2" -v b="$3" -v u="$4" 'BEGIN {
+		if (a == "" || b == "" || b == 0) print n " n/a " u;
+		else printf "%s %.3f %s\n", n, a / b, u }'
+}
+
+echo "# $(grep -m1 '^ringvm status' "$B/io.clean" || echo 'ringvm status unknown'); $ROUNDS rounds of ${SECS}s each"
+echo "# native = the same probe on the same image file (in the harness: a RAM-backed file, so page-cache reads) and TCP over loopback"
+for k in randread_iops:iops seqread_mbps:MB/s; do
+	name=${k%%:*} unit=${k#*:}
+	g=$(stat GUEST "$name") h=$(stat NATIVE "$name")
+	fig "blk_${name}_guest" "$g" "$unit"
+	fig "blk_${name}_native" "$h" "$unit"
+	share "blk_${name}_share" "${g%% *}" "${h%% *}"
+done
+g=$(stat GUEST tcp_mbps) h=$(stat NATIVE tcp_mbps)
+fig net_tcp_mbps_guest "$g" MB/s
+fig net_tcp_mbps_native "$h" MB/s
+share net_tcp_throughput_share "${g%% *}" "${h%% *}"
+echo "# per-request figures over the whole guest run (boot included)"
+per blk_notifications_per_request "$(stat_of blk0_kicks)" "$(stat_of blk0_requests)" ratio
+per blk_interrupts_per_request "$(stat_of blk0_interrupts)" "$(stat_of blk0_requests)" ratio
+per net_tx_notifications_per_packet "$(stat_of net0_tx_kicks)" "$(stat_of net0_tx_packets)" ratio
+per net_interrupts_per_packet "$(stat_of net0_interrupts)" \
+	"$(( $(stat_of net0_tx_packets || echo 0) + $(stat_of net0_rx_packets || echo 0) ))" ratio
