@@ -5,12 +5,13 @@
 ROUNDS=${1:-5}
 SECS=${2:-3}
 P=./io_probe
+ip link set lo up
 dd if=/dev/zero of=img bs=1048576 count=128 2>/dev/null
 i=1
 while [ $i -le "$ROUNDS" ]; do
 	$P randread img "$SECS" | sed 's/^/NATIVE /'
 	$P seqread img "$SECS" | sed 's/^/NATIVE /'
-	$P tcp-recv 5202 1 | grep tcp_mbps | sed 's/^/NATIVE /' &
+	timeout 120 $P tcp-recv 5202 1 | grep tcp_mbps | sed 's/^/NATIVE /' &
 	$P tcp-send 127.0.0.1 5202 "$SECS"
 	wait
 	i=$((i + 1))
@@ -18,7 +19,7 @@ done
 tunctl -t rvtap0 >/dev/null
 ip link set rvtap0 up
 ip addr add 169.254.10.1/24 dev rvtap0
-$P tcp-recv 5201 "$ROUNDS" >guest-tcp.txt &
+timeout 1800 $P tcp-recv 5201 "$ROUNDS" >guest-tcp.txt &
 timeout 1800 ringvm run --kernel vmlinux --initrd initrd-bench.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=iobench rvrounds=$ROUNDS rvsecs=$SECS" \
 	--mem 512M --cpus 2 --disk img,ro --net tap=rvtap0 --stats stats.txt \

@@ -62,8 +62,11 @@ static void fill(uint8_t *d, uint32_t len, uint8_t v)
 		d[i] = v;
 }
 
-void i8042_data_io(void *dev, uint64_t offset, uint8_t *d, uint32_t len,
-		   bool is_write)
+/* One byte-wide port: a write of the first byte goes to on_write, a read
+ * returns read_val; other offsets read as a floating bus (0xff). */
+static void port_io(void *dev, uint64_t offset, uint8_t *d, uint32_t len,
+		    bool is_write, void (*on_write)(struct i8042 *, uint8_t),
+		    uint8_t read_val)
 {
 	struct i8042 *k = dev;
 
@@ -75,25 +78,21 @@ void i8042_data_io(void *dev, uint64_t offset, uint8_t *d, uint32_t len,
 		return;
 	}
 	if (is_write)
-		data(k, d[0]);
+		on_write(k, d[0]);
 	else
-		fill(d, len, 0);   /* no keyboard: the output buffer is empty */
+		fill(d, len, read_val);
+}
+
+void i8042_data_io(void *dev, uint64_t offset, uint8_t *d, uint32_t len,
+		   bool is_write)
+{
+	/* No keyboard: the output buffer is always empty. */
+	port_io(dev, offset, d, len, is_write, data, 0);
 }
 
 void i8042_cmd_io(void *dev, uint64_t offset, uint8_t *d, uint32_t len,
 		  bool is_write)
 {
-	struct i8042 *k = dev;
-
-	if (!k || !d || !len)
-		return;
-	if (offset != 0) {
-		if (!is_write)
-			fill(d, len, 0xff);
-		return;
-	}
-	if (is_write)
-		command(k, d[0]);
-	else
-		fill(d, len, STATUS_SYS);  /* never busy, never any data */
+	/* Status: never busy, never any data. */
+	port_io(dev, offset, d, len, is_write, command, STATUS_SYS);
 }

@@ -18,6 +18,7 @@
 #include "backends/blk_file.h"
 #include "util/event_loop.h"
 #include "virtio/blk_req.h"
+#include "virtio/virtio_dev_common.h"
 
 #define BLK_DEFAULT_QUEUE_SIZE 256
 /* In-flight requests per queue: more than enough to keep a file busy;
@@ -268,10 +269,9 @@ static void process_queue(struct blk_queue *q)
 static void on_kick(void *opaque, uint32_t events)
 {
 	struct blk_queue *q = opaque;
-	uint64_t v;
 
 	(void)events;
-	if (read(q->kick_fd, &v, sizeof(v)) == sizeof(v))
+	if (virtio_dev_drain(q->kick_fd))
 		count(&q->b->stats.kicks, 1);
 	process_queue(q);
 }
@@ -585,11 +585,7 @@ void virtio_blk_print_stats(struct virtio_blk *b, const char *prefix,
 			    FILE *out)
 {
 	const struct blk_stats *s = &b->stats;
-	const struct {
-		const char *name;
-		const atomic_uint_fast64_t *v;
-		const char *unit;
-	} rows[] = {
+	const struct virtio_dev_stat rows[] = {
 		{ "requests", &s->requests, "count" },
 		{ "read_bytes", &s->read_bytes, "bytes" },
 		{ "written_bytes", &s->written_bytes, "bytes" },
@@ -602,9 +598,8 @@ void virtio_blk_print_stats(struct virtio_blk *b, const char *prefix,
 		{ "bad_chains", &s->bad_chains, "count" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		fprintf(out, "%s_%s %" PRIu64 " %s\n", prefix, rows[i].name,
-			(uint64_t)atomic_load(rows[i].v), rows[i].unit);
+	virtio_dev_print_stats(out, prefix, rows,
+			       sizeof(rows) / sizeof(rows[0]));
 	fprintf(out, "%s_mmio_kicks %" PRIu64 " count\n", prefix,
 		(uint64_t)atomic_load(&b->t.stats.mmio_kicks));
 }

@@ -16,13 +16,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/event_loop.h"
+#include "virtio/virtio_dev_common.h"
 
 #define VIRTIO_CONSOLE_F_SIZE 0
 
@@ -79,14 +79,6 @@ static void con_irq(struct virtio_console *c, unsigned int q)
 		stat_add(&c->st.irqs, 1);
 		virtio_pci_queue_irq(&c->t, q);
 	}
-}
-
-static void drain_fd(int fd, atomic_uint_fast64_t *counter)
-{
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) && counter)
-		stat_add(counter, v);
 }
 
 /* ---- output ---- */
@@ -175,13 +167,9 @@ static void tx_process(struct virtio_console *c)
 			budget--;
 		}
 		if (!budget) {
-			uint64_t one = 1;
-
 			/* Let other handlers run; notifications are off, so
 			 * come back through our own kick. */
-			if (write(c->kick[TXQ], &one, sizeof(one)) < 0) {
-				/* already pending */
-			}
+			virtio_dev_rekick(c->kick[TXQ]);
 			break;
 		}
 		if (!virtq_enable_notify(vq))
@@ -282,7 +270,7 @@ static void on_rx_kick(void *opaque, uint32_t events)
 	struct virtio_console *c = opaque;
 
 	(void)events;
-	drain_fd(c->kick[RXQ], &c->st.rx_kicks);
+	stat_add(&c->st.rx_kicks, virtio_dev_drain(c->kick[RXQ]));
 	rx_process(c);
 }
 
@@ -291,7 +279,7 @@ static void on_input(void *opaque, uint32_t events)
 	struct virtio_console *c = opaque;
 
 	(void)events;
-	drain_fd(c->in_evfd, NULL);
+	virtio_dev_drain(c->in_evfd);
 	rx_process(c);
 }
 
@@ -300,7 +288,7 @@ static void on_tx_kick(void *opaque, uint32_t events)
 	struct virtio_console *c = opaque;
 
 	(void)events;
-	drain_fd(c->kick[TXQ], &c->st.tx_kicks);
+	stat_add(&c->st.tx_kicks, virtio_dev_drain(c->kick[TXQ]));
 	if (!c->queue_dead[TXQ])
 		tx_process(c);
 }
@@ -324,31 +312,24 @@ static int con_set_features(void *dev, uint64_t features)
 
 static void con_unwatch(struct virtio_console *c)
 {
-	ev_loop_del(c->loop, c->kick[RXQ]);
-	ev_loop_del(c->loop, c->kick[TXQ]);
-	ev_loop_del(c->loop, c->in_evfd);
+	const int fds[] = { c->kick[RXQ], c->kick[TXQ], c->in_evfd };
+
+	virtio_dev_unwatch(c->loop, fds, 3);
 }
 
 static int con_activate(void *dev)
 {
 	struct virtio_console *c = dev;
-	struct rv_err err;
 
-	for (unsigned int q = 0; q < CON_NQUEUES; q++) {
-		c->vq[q] = virtio_pci_vq(&c->t, q);
-		c->kick[q] = virtio_pci_kick_fd(&c->t, q);
+	for (unsigned int q = 0; q < CON_NQUEUES; q++)
 		c->queue_dead[q] = false;
-		if (!c->vq[q] || c->kick[q] < 0)
-			return -1;
-	}
-	if (ev_loop_add(c->loop, c->kick[RXQ], EPOLLIN, on_rx_kick, c, &err) < 0)
+	if (virtio_dev_bind_queues(&c->t, CON_NQUEUES, c->vq, c->kick) < 0)
 		return -1;
-	if (ev_loop_add(c->loop, c->kick[TXQ], EPOLLIN, on_tx_kick, c, &err) < 0 ||
-	    ev_loop_add(c->loop, c->in_evfd, EPOLLIN, on_input, c, &err) < 0) {
-		con_unwatch(c);
-		return -1;
-	}
-	return 0;
+	return virtio_dev_watch(c->loop, (const struct virtio_dev_watch[]){
+		{ c->kick[RXQ], on_rx_kick },
+		{ c->kick[TXQ], on_tx_kick },
+		{ c->in_evfd, on_input },
+	}, 3, c);
 }
 
 static void con_reset(void *dev)
@@ -461,11 +442,7 @@ struct virtio_pci *virtio_console_transport(struct virtio_console *c)
 void virtio_console_print_stats(struct virtio_console *c, const char *prefix,
 				FILE *out)
 {
-	const struct {
-		const char *name;
-		const atomic_uint_fast64_t *v;
-		const char *unit;
-	} rows[] = {
+	const struct virtio_dev_stat rows[] = {
 		{ "tx_bytes", &c->st.tx_bytes, "bytes" },
 		{ "tx_dropped", &c->st.tx_dropped, "bytes" },
 		{ "rx_bytes", &c->st.rx_bytes, "bytes" },
@@ -476,8 +453,6 @@ void virtio_console_print_stats(struct virtio_console *c, const char *prefix,
 		{ "bad_chains", &c->st.bad_chains, "chains" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		fprintf(out, "%s_%s %llu %s\n", prefix, rows[i].name,
-			(unsigned long long)atomic_load(rows[i].v),
-			rows[i].unit);
+	virtio_dev_print_stats(out, prefix, rows,
+			       sizeof(rows) / sizeof(rows[0]));
 }

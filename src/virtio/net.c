@@ -26,6 +26,7 @@
 
 #include "backends/tap.h"
 #include "util/event_loop.h"
+#include "virtio/virtio_dev_common.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM        0
@@ -178,14 +179,6 @@ static void queue_broken(struct virtio_net *n, unsigned int q)
 	virtio_pci_needs_reset(&n->t);
 }
 
-static void drain_kick(int fd, atomic_uint_fast64_t *counter)
-{
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-		stat_add(counter, v);
-}
-
 /* ---- TX: guest -> TAP ---- */
 
 static ssize_t tx_write(struct virtio_net *n, const struct virtq_chain *c)
@@ -248,11 +241,7 @@ static void tx_process(struct virtio_net *n)
 		if (!budget) {
 			/* Come back after the other handlers had their turn;
 			 * notifications stay off, so kick ourselves. */
-			uint64_t one = 1;
-
-			if (write(n->kick[TXQ], &one, sizeof(one)) < 0) {
-				/* counter saturated: already pending */
-			}
+			virtio_dev_rekick(n->kick[TXQ]);
 			break;
 		}
 		if (!virtq_enable_notify(vq))
@@ -464,7 +453,7 @@ static void on_rx_kick(void *opaque, uint32_t events)
 	struct virtio_net *n = opaque;
 
 	(void)events;
-	drain_kick(n->kick[RXQ], &n->st.rx_kicks);
+	stat_add(&n->st.rx_kicks, virtio_dev_drain(n->kick[RXQ]));
 	rx_process(n);
 }
 
@@ -473,7 +462,7 @@ static void on_tx_kick(void *opaque, uint32_t events)
 	struct virtio_net *n = opaque;
 
 	(void)events;
-	drain_kick(n->kick[TXQ], &n->st.tx_kicks);
+	stat_add(&n->st.tx_kicks, virtio_dev_drain(n->kick[TXQ]));
 	if (!n->queue_dead[TXQ])
 		tx_process(n);
 }
@@ -495,34 +484,24 @@ static void net_reset(void *dev);
 static int net_activate(void *dev)
 {
 	struct virtio_net *n = dev;
-	struct rv_err err;
 
-	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-		n->vq[q] = virtio_pci_vq(&n->t, q);
-		n->kick[q] = virtio_pci_kick_fd(&n->t, q);
+	for (unsigned int q = 0; q < NET_NQUEUES; q++)
 		n->queue_dead[q] = false;
-		if (!n->vq[q] || n->kick[q] < 0)
-			return -1;
-	}
+	if (virtio_dev_bind_queues(&n->t, NET_NQUEUES, n->vq, n->kick) < 0)
+		return -1;
 	n->mrg = n->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	n->have_first = false;
 	n->rx_pending = false;
 	n->nheld = 0;
 	n->fd_watched = n->fd_polled = false;
-	if (ev_loop_add(n->loop, n->kick[RXQ], EPOLLIN, on_rx_kick, n, &err) < 0)
+	/* A hung-up TAP fd is never watched again. */
+	if (virtio_dev_watch(n->loop, (const struct virtio_dev_watch[]){
+		{ n->kick[RXQ], on_rx_kick },
+		{ n->kick[TXQ], on_tx_kick },
+		{ n->fd, on_tap },
+	}, n->fd_dead ? 2 : 3, n) < 0)
 		return -1;
-	if (ev_loop_add(n->loop, n->kick[TXQ], EPOLLIN, on_tx_kick, n, &err) < 0) {
-		ev_loop_del(n->loop, n->kick[RXQ]);
-		return -1;
-	}
-	if (!n->fd_dead) {
-		if (ev_loop_add(n->loop, n->fd, EPOLLIN, on_tap, n, &err) < 0) {
-			ev_loop_del(n->loop, n->kick[RXQ]);
-			ev_loop_del(n->loop, n->kick[TXQ]);
-			return -1;
-		}
-		n->fd_watched = n->fd_polled = true;
-	}
+	n->fd_watched = n->fd_polled = !n->fd_dead;
 	return 0;
 }
 
@@ -532,9 +511,8 @@ static void net_reset(void *dev)
 
 	/* After these the handlers are not running and never will again, so
 	 * the state below is ours and no guest memory is touched. */
-	ev_loop_del(n->loop, n->kick[RXQ]);
-	ev_loop_del(n->loop, n->kick[TXQ]);
-	ev_loop_del(n->loop, n->fd);
+	virtio_dev_unwatch(n->loop, (const int[]){ n->kick[RXQ], n->kick[TXQ],
+						    n->fd }, 3);
 	n->fd_watched = n->fd_polled = false;
 	n->have_first = false;
 	n->rx_pending = false;
@@ -577,6 +555,20 @@ static int net_open_fd(struct virtio_net *n, const struct virtio_net_opts *o,
 		return rv_fail_errno(err, "virtio-net: cannot make fd %d non-blocking",
 				     n->fd);
 	return 0;
+}
+
+/* Frees what virtio_net_new allocated or opened, after the loop is gone. */
+static void net_release(struct virtio_net *n)
+{
+	if (n->own_fd)
+		close(n->fd);
+	free(n->iov);
+	free(n->first_iov);
+	free(n->rd_iov);
+	free(n->held);
+	free(n->bounce);
+	free(n->txbuf);
+	free(n);
 }
 
 struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
@@ -636,15 +628,7 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 	return n;
 fail:
 	ev_loop_free(n->loop);
-	if (n->own_fd)
-		close(n->fd);
-	free(n->iov);
-	free(n->first_iov);
-	free(n->rd_iov);
-	free(n->held);
-	free(n->bounce);
-	free(n->txbuf);
-	free(n);
+	net_release(n);
 	return NULL;
 }
 
@@ -654,15 +638,7 @@ void virtio_net_free(struct virtio_net *n)
 		return;
 	virtio_pci_destroy(&n->t);
 	ev_loop_free(n->loop);
-	if (n->own_fd)
-		close(n->fd);
-	free(n->iov);
-	free(n->first_iov);
-	free(n->rd_iov);
-	free(n->held);
-	free(n->bounce);
-	free(n->txbuf);
-	free(n);
+	net_release(n);
 }
 
 struct virtio_pci *virtio_net_transport(struct virtio_net *n)
@@ -673,11 +649,7 @@ struct virtio_pci *virtio_net_transport(struct virtio_net *n)
 void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 			    FILE *out)
 {
-	const struct {
-		const char *name;
-		const atomic_uint_fast64_t *v;
-		const char *unit;
-	} rows[] = {
+	const struct virtio_dev_stat rows[] = {
 		{ "rx_packets", &n->st.rx_packets, "packets" },
 		{ "rx_bytes", &n->st.rx_bytes, "bytes" },
 		{ "tx_packets", &n->st.tx_packets, "packets" },
@@ -692,8 +664,6 @@ void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 		{ "tx_dropped", &n->st.tx_dropped, "packets" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		fprintf(out, "%s_%s %llu %s\n", prefix, rows[i].name,
-			(unsigned long long)atomic_load(rows[i].v),
-			rows[i].unit);
+	virtio_dev_print_stats(out, prefix, rows,
+			       sizeof(rows) / sizeof(rows[0]));
 }

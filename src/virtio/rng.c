@@ -8,11 +8,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "util/event_loop.h"
+#include "virtio/virtio_dev_common.h"
 
 #define RNG_QSIZE   64
 #define RNG_MAX_REQ (64 * 1024)
@@ -97,12 +96,8 @@ static void rng_process(struct virtio_rng *r)
 			budget--;
 		}
 		if (!budget) {
-			uint64_t one = 1;
-
 			/* Yield; notifications are off, so kick ourselves. */
-			if (write(r->kick, &one, sizeof(one)) < 0) {
-				/* already pending */
-			}
+			virtio_dev_rekick(r->kick);
 			break;
 		}
 		if (!virtq_enable_notify(r->vq))
@@ -118,11 +113,9 @@ out:
 static void on_kick(void *opaque, uint32_t events)
 {
 	struct virtio_rng *r = opaque;
-	uint64_t v;
 
 	(void)events;
-	if (read(r->kick, &v, sizeof(v)) == (ssize_t)sizeof(v))
-		stat_add(&r->st.kicks, v);
+	stat_add(&r->st.kicks, virtio_dev_drain(r->kick));
 	if (!r->dead)
 		rng_process(r);
 }
@@ -146,14 +139,12 @@ static int rng_set_features(void *dev, uint64_t features)
 static int rng_activate(void *dev)
 {
 	struct virtio_rng *r = dev;
-	struct rv_err err;
 
-	r->vq = virtio_pci_vq(&r->t, 0);
-	r->kick = virtio_pci_kick_fd(&r->t, 0);
 	r->dead = false;
-	if (!r->vq || r->kick < 0)
+	if (virtio_dev_bind_queues(&r->t, 1, &r->vq, &r->kick) < 0)
 		return -1;
-	return ev_loop_add(r->loop, r->kick, EPOLLIN, on_kick, r, &err);
+	return virtio_dev_watch(r->loop, &(const struct virtio_dev_watch){
+		r->kick, on_kick }, 1, r);
 }
 
 static void rng_reset(void *dev)
@@ -223,14 +214,14 @@ struct virtio_pci *virtio_rng_transport(struct virtio_rng *r)
 void virtio_rng_print_stats(struct virtio_rng *r, const char *prefix,
 			    FILE *out)
 {
-	fprintf(out, "%s_requests %llu requests\n", prefix,
-		(unsigned long long)atomic_load(&r->st.requests));
-	fprintf(out, "%s_bytes %llu bytes\n", prefix,
-		(unsigned long long)atomic_load(&r->st.bytes));
-	fprintf(out, "%s_kicks %llu notifications\n", prefix,
-		(unsigned long long)atomic_load(&r->st.kicks));
-	fprintf(out, "%s_interrupts %llu interrupts\n", prefix,
-		(unsigned long long)atomic_load(&r->st.irqs));
-	fprintf(out, "%s_bad_chains %llu chains\n", prefix,
-		(unsigned long long)atomic_load(&r->st.bad_chains));
+	const struct virtio_dev_stat rows[] = {
+		{ "requests", &r->st.requests, "requests" },
+		{ "bytes", &r->st.bytes, "bytes" },
+		{ "kicks", &r->st.kicks, "notifications" },
+		{ "interrupts", &r->st.irqs, "interrupts" },
+		{ "bad_chains", &r->st.bad_chains, "chains" },
+	};
+
+	virtio_dev_print_stats(out, prefix, rows,
+			       sizeof(rows) / sizeof(rows[0]));
 }

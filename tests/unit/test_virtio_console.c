@@ -19,15 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit/virtio_pci_driver.h"
 #include "unit/virtq_driver.h"
 #include "virtio/console.h"
 #include "virtio/virtio_pci.h"
 
 #include "unit/virtq_driver.c"
+#include "unit/virtio_pci_driver.c"
 
 #define RAM        (4ull << 20)
 #define RING0      0x10000ull
-#define RING_STEP  0x10000ull
 #define BUF        0x100000ull
 #define QSIZE      128
 #define NQ         2
@@ -40,155 +41,8 @@ struct fx {
 	int pipefd[2];           /* out_fd = pipefd[1] */
 	int logfd;
 	struct virtio_console *c;
-	struct virtio_pci *t;
-	struct vqd q[NQ];
-	bool event_idx;
-	atomic_uint fired[4];
+	struct vpd drv;          /* transport, rings, MSI-X counts */
 };
-
-/* ---- a minimal virtio-pci driver ---- */
-
-static void msix_route(void *ctx, unsigned int v, uint64_t addr, uint32_t data)
-{
-	(void)ctx;
-	(void)v;
-	(void)addr;
-	(void)data;
-}
-
-static void msix_fire(void *ctx, unsigned int v)
-{
-	struct fx *f = ctx;
-
-	if (v < 4)
-		atomic_fetch_add(&f->fired[v], 1);
-}
-
-static void bar_w(struct virtio_pci *t, uint64_t off, uint64_t v, uint32_t len)
-{
-	uint8_t b[8];
-
-	for (uint32_t i = 0; i < len; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	virtio_pci_bar_io(t, off, b, len, true);
-}
-
-static uint64_t bar_r(struct virtio_pci *t, uint64_t off, uint32_t len)
-{
-	uint8_t b[8] = { 0 };
-	uint64_t v = 0;
-
-	virtio_pci_bar_io(t, off, b, len, false);
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-
-static uint64_t dev_features(struct virtio_pci *t)
-{
-	uint64_t v = 0;
-
-	for (unsigned int sel = 0; sel < 2; sel++) {
-		bar_w(t, 0x00, sel, 4);
-		v |= bar_r(t, 0x04, 4) << (32 * sel);
-	}
-	return v;
-}
-
-static uint8_t status(struct virtio_pci *t)
-{
-	return (uint8_t)bar_r(t, 0x14, 1);
-}
-
-/* Reset, negotiate `want` (plus VERSION_1), enable MSI-X and all queues
- * with fresh rings, DRIVER_OK. */
-static void drv_setup(struct fx *f, uint64_t want)
-{
-	struct virtio_pci *t = f->t;
-	uint64_t feat = (dev_features(t) & want) | BIT(VIRTIO_F_VERSION_1);
-	uint8_t ctl[2];
-	uint8_t s = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-
-	bar_w(t, 0x14, 0, 1);
-	assert_int_equal(status(t), 0);
-	bar_w(t, 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	bar_w(t, 0x14, s, 1);
-	for (unsigned int sel = 0; sel < 2; sel++) {
-		bar_w(t, 0x08, sel, 4);
-		bar_w(t, 0x0c, feat >> (32 * sel), 4);
-	}
-	s |= VIRTIO_STATUS_FEATURES_OK;
-	bar_w(t, 0x14, s, 1);
-	assert_true(status(t) & VIRTIO_STATUS_FEATURES_OK);
-	f->event_idx = feat & BIT(VIRTIO_RING_F_EVENT_IDX);
-
-	pci_cfg_read(&t->pci, t->msix.cap_off + 2u, ctl, 2);
-	ctl[1] |= 0x80;                         /* MSI-X enable */
-	pci_cfg_write(&t->pci, t->msix.cap_off + 2u, ctl, 2);
-	for (unsigned int v = 0; v <= NQ; v++)
-		bar_w(t, VIRTIO_PCI_MSIX_OFF + 16 * v + 12, 0, 4); /* unmask */
-	bar_w(t, 0x10, NQ, 2);                  /* config vector */
-	for (unsigned int q = 0; q < NQ; q++) {
-		struct vqd *d = &f->q[q];
-
-		assert_int_equal(vqd_init(d, &f->mem, QSIZE,
-					  RING0 + q * RING_STEP), 0);
-		bar_w(t, 0x16, q, 2);
-		assert_int_equal(bar_r(t, 0x18, 2), QSIZE);
-		bar_w(t, 0x1a, q, 2);
-		bar_w(t, 0x20, d->desc_gpa, 4);
-		bar_w(t, 0x24, d->desc_gpa >> 32, 4);
-		bar_w(t, 0x28, d->avail_gpa, 4);
-		bar_w(t, 0x2c, d->avail_gpa >> 32, 4);
-		bar_w(t, 0x30, d->used_gpa, 4);
-		bar_w(t, 0x34, d->used_gpa >> 32, 4);
-		bar_w(t, 0x1c, 1, 2);
-	}
-	bar_w(t, 0x14, s | VIRTIO_STATUS_DRIVER_OK, 1);
-	assert_int_equal(status(t), s | VIRTIO_STATUS_DRIVER_OK);
-}
-
-static void kick(struct fx *f, unsigned int q)
-{
-	bar_w(f->t, VIRTIO_PCI_NOTIFY_OFF + 4 * q, q, 2);
-}
-
-/* Adds and publishes a chain, kicking only if the device asked for it (as
- * Linux does). Returns whether it kicked. */
-static bool post(struct fx *f, unsigned int q, const struct vqd_seg *s,
-		 unsigned int n, uint16_t *head)
-{
-	struct vqd *d = &f->q[q];
-	uint16_t old = d->avail_idx;
-	uint16_t h = vqd_add(d, s, n);
-
-	vqd_publish(d, h);
-	if (head)
-		*head = h;
-	if (vqd_kick_needed(d, f->event_idx, old)) {
-		kick(f, q);
-		return true;
-	}
-	return false;
-}
-
-static bool wait_used(struct fx *f, unsigned int q, uint32_t *id, uint32_t *len)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (vqd_get_used(&f->q[q], id, len))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
-static uint8_t *g(struct fx *f, uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = guest_mem_ptr(&f->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
 
 static uint64_t stat_of(struct fx *f, const char *name)
 {
@@ -235,6 +89,7 @@ static int setup(void **state)
 
 	if (!f || guest_mem_map(&f->mem, &layout, 1, &err) < 0)
 		return -1;
+	vpd_init(&f->drv, &f->mem, NQ, QSIZE, RING0);
 	if (pipe2(f->pipefd, O_CLOEXEC) < 0)
 		return -1;
 	fcntl(f->pipefd[0], F_SETFL, O_NONBLOCK);
@@ -242,13 +97,12 @@ static int setup(void **state)
 	if (f->logfd < 0)
 		return -1;
 	f->c = virtio_console_new(f->pipefd[1], f->logfd, &f->mem,
-				  (struct msix_sink){ msix_route, msix_fire, f },
-				  &err);
+				  vpd_msix_sink(&f->drv), &err);
 	if (!f->c) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
 	}
-	f->t = virtio_console_transport(f->c);
+	f->drv.t = virtio_console_transport(f->c);
 	*state = f;
 	return 0;
 }
@@ -275,13 +129,13 @@ static void test_config(void **state)
 	struct fx *f = *state;
 	uint8_t id[2];
 
-	pci_cfg_read(&f->t->pci, PCI_DEVICE_ID, id, 2);
+	pci_cfg_read(&f->drv.t->pci, PCI_DEVICE_ID, id, 2);
 	assert_int_equal(id[0] | id[1] << 8, 0x1043);
-	assert_true(dev_features(f->t) & BIT(F_SIZE));
-	assert_false(dev_features(f->t) & BIT(1));   /* no MULTIPORT */
+	assert_true(vpd_device_features(f->drv.t) & BIT(F_SIZE));
+	assert_false(vpd_device_features(f->drv.t) & BIT(1));   /* no MULTIPORT */
 	/* out_fd is a pipe, not a terminal: 80x25. */
-	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF, 2), 80);
-	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF + 2, 2), 25);
+	assert_int_equal(vpd_bar_read(f->drv.t, VIRTIO_PCI_DEVICE_OFF, 2), 80);
+	assert_int_equal(vpd_bar_read(f->drv.t, VIRTIO_PCI_DEVICE_OFF + 2, 2), 25);
 }
 
 static void test_output_reaches_out_fd(void **state)
@@ -291,13 +145,13 @@ static void test_output_reaches_out_fd(void **state)
 	uint32_t id, len;
 	uint16_t head;
 
-	drv_setup(f, STD_FEATURES);
+	vpd_setup(&f->drv, STD_FEATURES);
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)(i * 13 + 1);
-	memcpy(g(f, BUF, sizeof(msg)), msg, sizeof(msg));
-	post(f, 1, (struct vqd_seg[]){ { BUF, 1000, false },
+	memcpy(vpd_guest(&f->drv, BUF, sizeof(msg)), msg, sizeof(msg));
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 1000, false },
 				       { BUF + 1000, 2000, false } }, 2, &head);
-	assert_true(wait_used(f, 1, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	read_exact(f->pipefd[0], got, sizeof(got));
@@ -305,7 +159,7 @@ static void test_output_reaches_out_fd(void **state)
 	assert_int_equal(pread(f->logfd, logged, sizeof(logged), 0),
 			 sizeof(logged));
 	assert_memory_equal(logged, msg, sizeof(msg));
-	assert_true(atomic_load(&f->fired[1]) >= 1);
+	assert_true(atomic_load(&f->drv.fired[1]) >= 1);
 	assert_int_equal(stat_of(f, "tx_bytes"), sizeof(msg));
 	assert_int_equal(stat_of(f, "tx_dropped"), 0);
 }
@@ -319,33 +173,33 @@ static void test_input_reaches_guest(void **state)
 
 	/* Typed before the driver is up: queued. */
 	assert_int_equal(virtio_console_input(f->c, (const uint8_t *)"abc", 3), 3);
-	drv_setup(f, STD_FEATURES);
-	post(f, 0, (struct vqd_seg[]){ { BUF, 16, true } }, 1, &h1);
-	assert_true(wait_used(f, 0, &id, &len));
+	vpd_setup(&f->drv, STD_FEATURES);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 16, true } }, 1, &h1);
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, h1);
 	assert_int_equal(len, 3);
-	assert_memory_equal(g(f, BUF, 3), "abc", 3);
-	assert_true(atomic_load(&f->fired[0]) >= 1);
+	assert_memory_equal(vpd_guest(&f->drv, BUF, 3), "abc", 3);
+	assert_true(atomic_load(&f->drv.fired[0]) >= 1);
 
 	/* More than one buffer holds: the rest waits for the next one. */
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)('A' + i % 26);
-	post(f, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h1);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h1);
 	assert_int_equal(virtio_console_input(f->c, msg, sizeof(msg)),
 			 sizeof(msg));
-	assert_true(wait_used(f, 0, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, h1);
 	assert_int_equal(len, 64);
-	assert_memory_equal(g(f, BUF, 64), msg, 64);
+	assert_memory_equal(vpd_guest(&f->drv, BUF, 64), msg, 64);
 	usleep(20 * 1000);
-	assert_false(vqd_get_used(&f->q[0], &id, &len));
-	post(f, 0, (struct vqd_seg[]){ { BUF + 0x1000, 20, true },
+	assert_false(vqd_get_used(&f->drv.q[0], &id, &len));
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 0x1000, 20, true },
 				       { BUF + 0x2000, 20, true } }, 2, &h2);
-	assert_true(wait_used(f, 0, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, h2);
 	assert_int_equal(len, 36);
-	assert_memory_equal(g(f, BUF + 0x1000, 20), msg + 64, 20);
-	assert_memory_equal(g(f, BUF + 0x2000, 16), msg + 84, 16);
+	assert_memory_equal(vpd_guest(&f->drv, BUF + 0x1000, 20), msg + 64, 20);
+	assert_memory_equal(vpd_guest(&f->drv, BUF + 0x2000, 16), msg + 84, 16);
 	assert_int_equal(stat_of(f, "rx_bytes"), 103);
 }
 
@@ -364,11 +218,11 @@ static void test_input_limit(void **state)
 	assert_int_equal(stat_of(f, "input_refused"), 1010);
 
 	/* Once the guest took it, there is room again. */
-	drv_setup(f, STD_FEATURES);
-	post(f, 0, (struct vqd_seg[]){ { BUF, 8192, true } }, 1, NULL);
-	assert_true(wait_used(f, 0, &id, &len));
+	vpd_setup(&f->drv, STD_FEATURES);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 8192, true } }, 1, NULL);
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(len, IN_LIMIT);
-	assert_memory_equal(g(f, BUF, IN_LIMIT), big, IN_LIMIT);
+	assert_memory_equal(vpd_guest(&f->drv, BUF, IN_LIMIT), big, IN_LIMIT);
 	assert_int_equal(virtio_console_input(f->c, big, 10), 10);
 	free(big);
 }
@@ -379,19 +233,19 @@ static void test_dead_output_fd(void **state)
 	uint8_t logged[5];
 	uint32_t id, len;
 
-	drv_setup(f, STD_FEATURES);
+	vpd_setup(&f->drv, STD_FEATURES);
 	close(f->pipefd[0]);          /* nobody will ever read: EPIPE */
 	f->pipefd[0] = -1;
-	memcpy(g(f, BUF, 5), "hello", 5);
-	post(f, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, NULL);
-	assert_true(wait_used(f, 1, &id, &len));
+	memcpy(vpd_guest(&f->drv, BUF, 5), "hello", 5);
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, NULL);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(len, 0);
 	assert_int_equal(stat_of(f, "tx_dropped"), 5);
 	/* The log still gets it, and the device keeps serving. */
 	assert_int_equal(pread(f->logfd, logged, 5, 0), 5);
 	assert_memory_equal(logged, "hello", 5);
-	post(f, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, NULL);
-	assert_true(wait_used(f, 1, &id, &len));
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, NULL);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 }
 
 static void test_stuck_output_fd(void **state)
@@ -402,18 +256,18 @@ static void test_stuck_output_fd(void **state)
 	uint32_t id, len;
 	double ms;
 
-	drv_setup(f, STD_FEATURES);
+	vpd_setup(&f->drv, STD_FEATURES);
 	/* Fill the pipe: a reader that never reads. */
 	fcntl(f->pipefd[1], F_SETFL, O_NONBLOCK);
 	memset(junk, 'x', sizeof(junk));
 	while (write(f->pipefd[1], junk, sizeof(junk)) > 0)
 		;
 	fcntl(f->pipefd[1], F_SETFL, 0);  /* blocking again, as stdout is */
-	memset(g(f, BUF, 4096), 'y', 4096);
+	memset(vpd_guest(&f->drv, BUF, 4096), 'y', 4096);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < 5; i++) {
-		post(f, 1, (struct vqd_seg[]){ { BUF, 4096, false } }, 1, NULL);
-		assert_true(wait_used(f, 1, &id, &len));
+		vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 4096, false } }, 1, NULL);
+		assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
@@ -429,49 +283,49 @@ static void test_malformed_chains(void **state)
 	uint8_t got[16];
 	uint32_t id, len;
 	uint16_t head;
-	struct vqd *d = &f->q[1];
+	struct vqd *d = &f->drv.q[1];
 
-	drv_setup(f, STD_FEATURES);
-	memcpy(g(f, BUF, 4), "nope", 4);
+	vpd_setup(&f->drv, STD_FEATURES);
+	memcpy(vpd_guest(&f->drv, BUF, 4), "nope", 4);
 	/* TX chain with a writable part. */
-	post(f, 1, (struct vqd_seg[]){ { BUF, 4, false },
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 4, false },
 				       { BUF + 64, 4, true } }, 2, &head);
-	assert_true(wait_used(f, 1, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, head);
 	/* TX descriptor outside guest RAM. */
 	vqd_set_desc(d, 9, RAM - 2, 4, 0, 0);
 	vqd_set_avail_ring(d, d->avail_idx, 9);
 	vqd_set_avail_idx(d, (uint16_t)(d->avail_idx + 1));
-	kick(f, 1);
-	assert_true(wait_used(f, 1, &id, &len));
+	vpd_kick(&f->drv, 1);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, 9);
 	assert_int_equal(len, 0);
 	usleep(10 * 1000);
 	assert_int_equal(read(f->pipefd[0], got, sizeof(got)), -1);
 	/* RX chain with a read-only part. */
-	post(f, 0, (struct vqd_seg[]){ { BUF, 4, false },
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 4, false },
 				       { BUF + 64, 4, true } }, 2, &head);
 	assert_int_equal(virtio_console_input(f->c, (const uint8_t *)"z", 1), 1);
-	assert_true(wait_used(f, 0, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	assert_int_equal(stat_of(f, "bad_chains"), 3);
 	/* Still working. */
-	post(f, 0, (struct vqd_seg[]){ { BUF + 128, 4, true } }, 1, &head);
-	assert_true(wait_used(f, 0, &id, &len));
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 128, 4, true } }, 1, &head);
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(len, 1);
-	assert_int_equal(g(f, BUF + 128, 1)[0], 'z');
+	assert_int_equal(vpd_guest(&f->drv, BUF + 128, 1)[0], 'z');
 
 	/* A corrupt ring: DEVICE_NEEDS_RESET, then a reset recovers. */
 	vqd_set_avail_idx(d, (uint16_t)(d->avail_idx + QSIZE + 1));
-	kick(f, 1);
-	for (int i = 0; i < 2000 && !(status(f->t) & VIRTIO_STATUS_NEEDS_RESET); i++)
+	vpd_kick(&f->drv, 1);
+	for (int i = 0; i < 2000 && !(vpd_status(f->drv.t) & VIRTIO_STATUS_NEEDS_RESET); i++)
 		usleep(1000);
-	assert_true(status(f->t) & VIRTIO_STATUS_NEEDS_RESET);
-	drv_setup(f, STD_FEATURES);
-	memcpy(g(f, BUF, 2), "ok", 2);
-	post(f, 1, (struct vqd_seg[]){ { BUF, 2, false } }, 1, NULL);
-	assert_true(wait_used(f, 1, &id, &len));
+	assert_true(vpd_status(f->drv.t) & VIRTIO_STATUS_NEEDS_RESET);
+	vpd_setup(&f->drv, STD_FEATURES);
+	memcpy(vpd_guest(&f->drv, BUF, 2), "ok", 2);
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 2, false } }, 1, NULL);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	read_exact(f->pipefd[0], got, 2);
 	assert_memory_equal(got, "ok", 2);
 }

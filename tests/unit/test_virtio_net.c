@@ -29,15 +29,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit/virtio_pci_driver.h"
 #include "unit/virtq_driver.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 
 #include "unit/virtq_driver.c"
+#include "unit/virtio_pci_driver.c"
 
 #define RAM        (4ull << 20)
 #define RING0      0x10000ull
-#define RING_STEP  0x10000ull
 #define BUF        0x100000ull
 #define QSIZE      256
 #define NQ         2
@@ -61,155 +62,8 @@ struct fx {
 	struct guest_mem mem;
 	int sv[2];               /* sv[1] given to the device */
 	struct virtio_net *n;
-	struct virtio_pci *t;
-	struct vqd q[NQ];
-	bool event_idx;
-	atomic_uint fired[4];    /* MSI-X vector 0: RX, 1: TX, 2: config */
+	struct vpd drv;          /* transport, rings, MSI-X counts */
 };
-
-/* ---- a minimal virtio-pci driver ---- */
-
-static void msix_route(void *ctx, unsigned int v, uint64_t addr, uint32_t data)
-{
-	(void)ctx;
-	(void)v;
-	(void)addr;
-	(void)data;
-}
-
-static void msix_fire(void *ctx, unsigned int v)
-{
-	struct fx *f = ctx;
-
-	if (v < 4)
-		atomic_fetch_add(&f->fired[v], 1);
-}
-
-static void bar_w(struct virtio_pci *t, uint64_t off, uint64_t v, uint32_t len)
-{
-	uint8_t b[8];
-
-	for (uint32_t i = 0; i < len; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	virtio_pci_bar_io(t, off, b, len, true);
-}
-
-static uint64_t bar_r(struct virtio_pci *t, uint64_t off, uint32_t len)
-{
-	uint8_t b[8] = { 0 };
-	uint64_t v = 0;
-
-	virtio_pci_bar_io(t, off, b, len, false);
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-
-static uint64_t dev_features(struct virtio_pci *t)
-{
-	uint64_t v = 0;
-
-	for (unsigned int sel = 0; sel < 2; sel++) {
-		bar_w(t, 0x00, sel, 4);
-		v |= bar_r(t, 0x04, 4) << (32 * sel);
-	}
-	return v;
-}
-
-static uint8_t status(struct virtio_pci *t)
-{
-	return (uint8_t)bar_r(t, 0x14, 1);
-}
-
-/* Reset, negotiate `want` (plus VERSION_1), enable MSI-X and all queues
- * with fresh rings, DRIVER_OK. */
-static void drv_setup(struct fx *f, uint64_t want)
-{
-	struct virtio_pci *t = f->t;
-	uint64_t feat = (dev_features(t) & want) | BIT(VIRTIO_F_VERSION_1);
-	uint8_t ctl[2];
-	uint8_t s = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-
-	bar_w(t, 0x14, 0, 1);
-	assert_int_equal(status(t), 0);
-	bar_w(t, 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	bar_w(t, 0x14, s, 1);
-	for (unsigned int sel = 0; sel < 2; sel++) {
-		bar_w(t, 0x08, sel, 4);
-		bar_w(t, 0x0c, feat >> (32 * sel), 4);
-	}
-	s |= VIRTIO_STATUS_FEATURES_OK;
-	bar_w(t, 0x14, s, 1);
-	assert_true(status(t) & VIRTIO_STATUS_FEATURES_OK);
-	f->event_idx = feat & BIT(VIRTIO_RING_F_EVENT_IDX);
-
-	pci_cfg_read(&t->pci, t->msix.cap_off + 2u, ctl, 2);
-	ctl[1] |= 0x80;                         /* MSI-X enable */
-	pci_cfg_write(&t->pci, t->msix.cap_off + 2u, ctl, 2);
-	for (unsigned int v = 0; v <= NQ; v++)
-		bar_w(t, VIRTIO_PCI_MSIX_OFF + 16 * v + 12, 0, 4); /* unmask */
-	bar_w(t, 0x10, NQ, 2);                  /* config vector */
-	for (unsigned int q = 0; q < NQ; q++) {
-		struct vqd *d = &f->q[q];
-
-		assert_int_equal(vqd_init(d, &f->mem, QSIZE,
-					  RING0 + q * RING_STEP), 0);
-		bar_w(t, 0x16, q, 2);
-		assert_int_equal(bar_r(t, 0x18, 2), QSIZE);
-		bar_w(t, 0x1a, q, 2);
-		bar_w(t, 0x20, d->desc_gpa, 4);
-		bar_w(t, 0x24, d->desc_gpa >> 32, 4);
-		bar_w(t, 0x28, d->avail_gpa, 4);
-		bar_w(t, 0x2c, d->avail_gpa >> 32, 4);
-		bar_w(t, 0x30, d->used_gpa, 4);
-		bar_w(t, 0x34, d->used_gpa >> 32, 4);
-		bar_w(t, 0x1c, 1, 2);
-	}
-	bar_w(t, 0x14, s | VIRTIO_STATUS_DRIVER_OK, 1);
-	assert_int_equal(status(t), s | VIRTIO_STATUS_DRIVER_OK);
-}
-
-static void kick(struct fx *f, unsigned int q)
-{
-	bar_w(f->t, VIRTIO_PCI_NOTIFY_OFF + 4 * q, q, 2);
-}
-
-/* Adds and publishes a chain, kicking only if the device asked for it (as
- * Linux does). Returns whether it kicked. */
-static bool post(struct fx *f, unsigned int q, const struct vqd_seg *s,
-		 unsigned int n, uint16_t *head)
-{
-	struct vqd *d = &f->q[q];
-	uint16_t old = d->avail_idx;
-	uint16_t h = vqd_add(d, s, n);
-
-	vqd_publish(d, h);
-	if (head)
-		*head = h;
-	if (vqd_kick_needed(d, f->event_idx, old)) {
-		kick(f, q);
-		return true;
-	}
-	return false;
-}
-
-static bool wait_used(struct fx *f, unsigned int q, uint32_t *id, uint32_t *len)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (vqd_get_used(&f->q[q], id, len))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
-static uint8_t *g(struct fx *f, uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = guest_mem_ptr(&f->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
 
 static uint64_t stat_of(struct fx *f, const char *name)
 {
@@ -260,6 +114,7 @@ static int setup_common(void **state, bool with_fd)
 
 	if (!f || guest_mem_map(&f->mem, &layout, 1, &err) < 0)
 		return -1;
+	vpd_init(&f->drv, &f->mem, NQ, QSIZE, RING0);
 	f->sv[0] = f->sv[1] = -1;
 	if (with_fd) {
 		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, f->sv) < 0)
@@ -267,13 +122,12 @@ static int setup_common(void **state, bool with_fd)
 		o.tap_fd = f->sv[1];
 		memcpy(o.mac, test_mac, 6);
 		f->n = virtio_net_new(&o, &f->mem,
-				      (struct msix_sink){ msix_route, msix_fire, f },
-				      &err);
+				      vpd_msix_sink(&f->drv), &err);
 		if (!f->n) {
 			fprintf(stderr, "%s\n", err.msg);
 			return -1;
 		}
-		f->t = virtio_net_transport(f->n);
+		f->drv.t = virtio_net_transport(f->n);
 	}
 	*state = f;
 	return 0;
@@ -312,16 +166,16 @@ static int teardown(void **state)
 static void test_config_and_features(void **state)
 {
 	struct fx *f = *state;
-	uint64_t feat = dev_features(f->t);
+	uint64_t feat = vpd_device_features(f->drv.t);
 	uint8_t id[2];
 
-	pci_cfg_read(&f->t->pci, PCI_DEVICE_ID, id, 2);
+	pci_cfg_read(&f->drv.t->pci, PCI_DEVICE_ID, id, 2);
 	assert_int_equal(id[0] | id[1] << 8, 0x1041);
 	for (unsigned int i = 0; i < 6; i++)
-		assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF + i, 1),
+		assert_int_equal(vpd_bar_read(f->drv.t, VIRTIO_PCI_DEVICE_OFF + i, 1),
 				 test_mac[i]);
-	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF + 6, 2), 1);
-	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF + 8, 2), 1);
+	assert_int_equal(vpd_bar_read(f->drv.t, VIRTIO_PCI_DEVICE_OFF + 6, 2), 1);
+	assert_int_equal(vpd_bar_read(f->drv.t, VIRTIO_PCI_DEVICE_OFF + 8, 2), 1);
 	assert_true(feat & BIT(F_MAC));
 	assert_true(feat & BIT(F_STATUS));
 	assert_true(feat & BIT(F_MRG_RXBUF));
@@ -332,7 +186,7 @@ static void test_config_and_features(void **state)
 	assert_false(feat & BIT(F_CTRL_VQ));
 	assert_false(feat & BIT(F_MQ));
 	/* Reads past the config space are zero, not a crash. */
-	assert_int_equal(bar_r(f->t, VIRTIO_PCI_DEVICE_OFF + 12, 4), 0);
+	assert_int_equal(vpd_bar_read(f->drv.t, VIRTIO_PCI_DEVICE_OFF + 12, 4), 0);
 }
 
 static void test_tx_frame_reaches_fd(void **state)
@@ -342,20 +196,20 @@ static void test_tx_frame_reaches_fd(void **state)
 	uint32_t id, len;
 	uint16_t head;
 
-	drv_setup(f, STD_FEATURES);
+	vpd_setup(&f->drv, STD_FEATURES);
 	make_pkt(pkt, sizeof(pkt), 3);
 	pkt[0] = 1;                               /* NEEDS_CSUM */
-	memcpy(g(f, BUF, sizeof(pkt)), pkt, sizeof(pkt));
+	memcpy(vpd_guest(&f->drv, BUF, sizeof(pkt)), pkt, sizeof(pkt));
 	/* Header and frame in separate descriptors, as Linux may do. */
-	post(f, 1, (struct vqd_seg[]){ { BUF, HDR, false },
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, HDR, false },
 				       { BUF + HDR, 200, false } }, 2, &head);
-	assert_true(wait_used(f, 1, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	assert_int_equal(recv(f->sv[0], got, sizeof(got), MSG_DONTWAIT),
 			 sizeof(pkt));
 	assert_memory_equal(got, pkt, sizeof(pkt));
-	assert_true(atomic_load(&f->fired[1]) >= 1);
+	assert_true(atomic_load(&f->drv.fired[1]) >= 1);
 	assert_int_equal(stat_of(f, "tx_packets"), 1);
 	assert_int_equal(stat_of(f, "tx_bytes"), 200);
 }
@@ -366,33 +220,33 @@ static void test_tx_malformed_dropped(void **state)
 	uint8_t pkt[HDR + 60], got[512];
 	uint32_t id, len;
 	uint16_t head;
-	struct vqd *d = &f->q[1];
+	struct vqd *d = &f->drv.q[1];
 
-	drv_setup(f, STD_FEATURES);
+	vpd_setup(&f->drv, STD_FEATURES);
 	make_pkt(pkt, sizeof(pkt), 9);
-	memcpy(g(f, BUF, sizeof(pkt)), pkt, sizeof(pkt));
+	memcpy(vpd_guest(&f->drv, BUF, sizeof(pkt)), pkt, sizeof(pkt));
 
 	/* Shorter than the header. */
-	post(f, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, &head);
-	assert_true(wait_used(f, 1, &id, &len));
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, 5, false } }, 1, &head);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	/* A device-writable segment on the transmit queue. */
-	post(f, 1, (struct vqd_seg[]){ { BUF, sizeof(pkt), false },
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, sizeof(pkt), false },
 				       { BUF + 0x1000, 64, true } }, 2, &head);
-	assert_true(wait_used(f, 1, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, head);
 	/* A descriptor pointing outside guest RAM. */
 	vqd_set_desc(d, 7, RAM - 16, 4096, 0, 0);
 	vqd_set_avail_ring(d, d->avail_idx, 7);
 	vqd_set_avail_idx(d, (uint16_t)(d->avail_idx + 1));
-	kick(f, 1);
-	assert_true(wait_used(f, 1, &id, &len));
+	vpd_kick(&f->drv, 1);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, 7);
 	assert_int_equal(len, 0);
 	assert_int_equal(recv(f->sv[0], got, sizeof(got), MSG_DONTWAIT), -1);
 	assert_int_equal(stat_of(f, "tx_bad_chains"), 3);
-	assert_false(status(f->t) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vpd_status(f->drv.t) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void test_tx_after_malformed(void **state)
@@ -400,34 +254,34 @@ static void test_tx_after_malformed(void **state)
 	struct fx *f = *state;
 	uint8_t pkt[HDR + 90], got[512];
 	uint32_t id, len;
-	struct vqd *d = &f->q[1];
+	struct vqd *d = &f->drv.q[1];
 	uint16_t old, head;
 
-	drv_setup(f, STD_FEATURES);
+	vpd_setup(&f->drv, STD_FEATURES);
 	vqd_set_desc(d, 3, BUF, 64, VIRTQ_DESC_F_NEXT, 3);   /* a loop */
 	vqd_set_avail_ring(d, d->avail_idx, 3);
 	vqd_set_avail_idx(d, (uint16_t)(d->avail_idx + 1));
-	kick(f, 1);
-	assert_true(wait_used(f, 1, &id, &len));
+	vpd_kick(&f->drv, 1);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, 3);
 	assert_int_equal(len, 0);
 
 	make_pkt(pkt, sizeof(pkt), 21);
-	memcpy(g(f, BUF, sizeof(pkt)), pkt, sizeof(pkt));
+	memcpy(vpd_guest(&f->drv, BUF, sizeof(pkt)), pkt, sizeof(pkt));
 	old = d->avail_idx;
 	head = vqd_add_indirect(d, (struct vqd_seg[]){ { BUF, HDR, false },
 						       { BUF + HDR, 40, false },
 						       { BUF + HDR + 40, 50, false } },
 				3, BUF + 0x8000);
 	vqd_publish(d, head);
-	if (vqd_kick_needed(d, f->event_idx, old))
-		kick(f, 1);
-	assert_true(wait_used(f, 1, &id, &len));
+	if (vqd_kick_needed(d, f->drv.event_idx, old))
+		vpd_kick(&f->drv, 1);
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(recv(f->sv[0], got, sizeof(got), MSG_DONTWAIT),
 			 sizeof(pkt));
 	assert_memory_equal(got, pkt, sizeof(pkt));
-	assert_false(status(f->t) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vpd_status(f->drv.t) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void test_rx_frame_into_guest(void **state)
@@ -438,33 +292,33 @@ static void test_rx_frame_into_guest(void **state)
 	uint16_t head;
 	const uint8_t *b;
 
-	drv_setup(f, STD_FEATURES);      /* no MRG_RXBUF */
-	memset(g(f, BUF, 2048), 0xee, 2048);
-	post(f, 0, (struct vqd_seg[]){ { BUF, 2048, true } }, 1, &head);
+	vpd_setup(&f->drv, STD_FEATURES);      /* no MRG_RXBUF */
+	memset(vpd_guest(&f->drv, BUF, 2048), 0xee, 2048);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 2048, true } }, 1, &head);
 	make_pkt(pkt, sizeof(pkt), 5);
 	pkt[0] = 2;                             /* DATA_VALID */
 	inject(f, pkt, sizeof(pkt));
-	assert_true(wait_used(f, 0, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, sizeof(pkt));
-	b = g(f, BUF, sizeof(pkt));
+	b = vpd_guest(&f->drv, BUF, sizeof(pkt));
 	assert_memory_equal(b, pkt, 10);        /* header as the TAP gave it */
 	assert_int_equal(b[10] | b[11] << 8, 1);  /* num_buffers */
 	assert_memory_equal(b + HDR, pkt + HDR, sizeof(pkt) - HDR);
 	assert_int_equal(b[sizeof(pkt)], 0xee); /* nothing written beyond */
-	assert_true(atomic_load(&f->fired[0]) >= 1);
+	assert_true(atomic_load(&f->drv.fired[0]) >= 1);
 
 	/* Without MRG_RXBUF a frame larger than the buffer is dropped and the
 	 * buffer serves the next frame. */
-	post(f, 0, (struct vqd_seg[]){ { BUF + 0x4000, 256, true } }, 1, &head);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 0x4000, 256, true } }, 1, &head);
 	make_pkt(big, sizeof(big), 1);
 	inject(f, big, sizeof(big));
 	make_pkt(pkt, 100, 8);
 	inject(f, pkt, 100);
-	assert_true(wait_used(f, 0, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 100);
-	assert_memory_equal(g(f, BUF + 0x4000 + HDR, 88), pkt + HDR, 88);
+	assert_memory_equal(vpd_guest(&f->drv, BUF + 0x4000 + HDR, 88), pkt + HDR, 88);
 	assert_int_equal(stat_of(f, "rx_dropped"), 1);
 	assert_int_equal(stat_of(f, "rx_packets"), 2);
 }
@@ -476,42 +330,42 @@ static void test_rx_mergeable(void **state)
 	uint32_t id[3], len[3];
 	uint16_t h[3];
 
-	drv_setup(f, STD_FEATURES | BIT(F_MRG_RXBUF));
+	vpd_setup(&f->drv, STD_FEATURES | BIT(F_MRG_RXBUF));
 	/* Two small buffers take one 112-byte record. */
-	post(f, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h[0]);
-	post(f, 0, (struct vqd_seg[]){ { BUF + 0x1000, 64, true } }, 1, &h[1]);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h[0]);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 0x1000, 64, true } }, 1, &h[1]);
 	make_pkt(pkt, 112, 4);
 	inject(f, pkt, 112);
 	for (int i = 0; i < 2; i++) {
-		assert_true(wait_used(f, 0, &id[i], &len[i]));
+		assert_true(vpd_wait_used(&f->drv, 0, &id[i], &len[i]));
 		assert_int_equal(id[i], h[i]);
 	}
 	assert_int_equal(len[0], 64);
 	assert_int_equal(len[1], 48);
-	memcpy(out, g(f, BUF, 64), 64);
-	memcpy(out + 64, g(f, BUF + 0x1000, 48), 48);
+	memcpy(out, vpd_guest(&f->drv, BUF, 64), 64);
+	memcpy(out + 64, vpd_guest(&f->drv, BUF + 0x1000, 48), 48);
 	assert_int_equal(out[10] | out[11] << 8, 2);
 	assert_memory_equal(out + HDR, pkt + HDR, 100);
 
 	/* A 150-byte record waits, unpublished, until a third buffer comes:
 	 * the driver must never see num_buffers entries it cannot find. */
-	post(f, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h[0]);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 64, true } }, 1, &h[0]);
 	make_pkt(pkt, 150, 11);
 	inject(f, pkt, 150);
-	post(f, 0, (struct vqd_seg[]){ { BUF + 0x1000, 64, true } }, 1, &h[1]);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 0x1000, 64, true } }, 1, &h[1]);
 	usleep(100 * 1000);
-	assert_false(vqd_get_used(&f->q[0], &id[0], &len[0]));
-	assert_true(post(f, 0, (struct vqd_seg[]){ { BUF + 0x2000, 64, true } },
+	assert_false(vqd_get_used(&f->drv.q[0], &id[0], &len[0]));
+	assert_true(vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 0x2000, 64, true } },
 			 1, &h[2]));
 	for (int i = 0; i < 3; i++) {
-		assert_true(wait_used(f, 0, &id[i], &len[i]));
+		assert_true(vpd_wait_used(&f->drv, 0, &id[i], &len[i]));
 		assert_int_equal(id[i], h[i]);
 	}
 	assert_int_equal(len[0] + len[1] + len[2], 150);
 	assert_int_equal(len[2], 22);
-	memcpy(out, g(f, BUF, 64), 64);
-	memcpy(out + 64, g(f, BUF + 0x1000, 64), 64);
-	memcpy(out + 128, g(f, BUF + 0x2000, 22), 22);
+	memcpy(out, vpd_guest(&f->drv, BUF, 64), 64);
+	memcpy(out + 64, vpd_guest(&f->drv, BUF + 0x1000, 64), 64);
+	memcpy(out + 128, vpd_guest(&f->drv, BUF + 0x2000, 22), 22);
 	assert_int_equal(out[10] | out[11] << 8, 3);
 	assert_memory_equal(out + HDR, pkt + HDR, 150 - HDR);
 }
@@ -564,7 +418,7 @@ static void test_rx_no_buffers_no_busy_loop(void **state)
 	uint16_t h[3];
 	long t0, t1;
 
-	drv_setup(f, STD_FEATURES | BIT(F_MRG_RXBUF));
+	vpd_setup(&f->drv, STD_FEATURES | BIT(F_MRG_RXBUF));
 	for (int i = 0; i < 3; i++) {
 		make_pkt(pkt[i], sizeof(pkt[i]), (uint8_t)(40 + i));
 		inject(f, pkt[i], sizeof(pkt[i]));
@@ -582,17 +436,17 @@ static void test_rx_no_buffers_no_busy_loop(void **state)
 
 	/* The device asked for a kick; buffers bring the frames in order. */
 	for (int i = 0; i < 3; i++) {
-		bool kicked = post(f, 0, (struct vqd_seg[]){
+		bool kicked = vpd_post(&f->drv, 0, (struct vqd_seg[]){
 				{ BUF + 0x1000ull * i, 1536, true } }, 1, &h[i]);
 
 		if (i == 0)
 			assert_true(kicked);
 	}
 	for (int i = 0; i < 3; i++) {
-		assert_true(wait_used(f, 0, &id, &len));
+		assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 		assert_int_equal(id, h[i]);
 		assert_int_equal(len, sizeof(pkt[i]));
-		assert_memory_equal(g(f, BUF + 0x1000ull * i + HDR, 80),
+		assert_memory_equal(vpd_guest(&f->drv, BUF + 0x1000ull * i + HDR, 80),
 				    pkt[i] + HDR, 80);
 	}
 	assert_int_equal(stat_of(f, "rx_packets"), 3);
@@ -605,27 +459,27 @@ static void test_broken_ring_and_reset(void **state)
 	uint32_t id, len;
 	uint16_t head;
 
-	drv_setup(f, STD_FEATURES | BIT(F_MRG_RXBUF));
+	vpd_setup(&f->drv, STD_FEATURES | BIT(F_MRG_RXBUF));
 	/* avail->idx jumps by more than the queue size. */
-	vqd_set_avail_idx(&f->q[0], QSIZE + 9);
-	kick(f, 0);
-	for (int i = 0; i < 2000 && !(status(f->t) & VIRTIO_STATUS_NEEDS_RESET); i++)
+	vqd_set_avail_idx(&f->drv.q[0], QSIZE + 9);
+	vpd_kick(&f->drv, 0);
+	for (int i = 0; i < 2000 && !(vpd_status(f->drv.t) & VIRTIO_STATUS_NEEDS_RESET); i++)
 		usleep(1000);
-	assert_true(status(f->t) & VIRTIO_STATUS_NEEDS_RESET);
-	assert_true(atomic_load(&f->fired[2]) >= 1);   /* config interrupt */
+	assert_true(vpd_status(f->drv.t) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(atomic_load(&f->drv.fired[2]) >= 1);   /* config interrupt */
 
 	/* A driver reload (reset + setup) brings it back. */
-	drv_setup(f, STD_FEATURES | BIT(F_MRG_RXBUF));
-	post(f, 0, (struct vqd_seg[]){ { BUF, 1536, true } }, 1, &head);
+	vpd_setup(&f->drv, STD_FEATURES | BIT(F_MRG_RXBUF));
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 1536, true } }, 1, &head);
 	make_pkt(pkt, sizeof(pkt), 77);
 	inject(f, pkt, sizeof(pkt));
-	assert_true(wait_used(f, 0, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, sizeof(pkt));
-	memcpy(g(f, BUF + 0x2000, sizeof(pkt)), pkt, sizeof(pkt));
-	post(f, 1, (struct vqd_seg[]){ { BUF + 0x2000, sizeof(pkt), false } },
+	memcpy(vpd_guest(&f->drv, BUF + 0x2000, sizeof(pkt)), pkt, sizeof(pkt));
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF + 0x2000, sizeof(pkt), false } },
 	     1, &head);
-	assert_true(wait_used(f, 1, &id, &len));
+	assert_true(vpd_wait_used(&f->drv, 1, &id, &len));
 	assert_int_equal(recv(f->sv[0], got, sizeof(got), MSG_DONTWAIT),
 			 sizeof(pkt));
 }
@@ -635,14 +489,14 @@ static void test_reset_stops_device(void **state)
 	struct fx *f = *state;
 	uint8_t pkt[HDR + 50];
 
-	drv_setup(f, STD_FEATURES);
-	post(f, 0, (struct vqd_seg[]){ { BUF, 1536, true } }, 1, NULL);
-	bar_w(f->t, 0x14, 0, 1);
+	vpd_setup(&f->drv, STD_FEATURES);
+	vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF, 1536, true } }, 1, NULL);
+	vpd_bar_write(f->drv.t, 0x14, 0, 1);
 	/* After reset returns the device does not touch the old rings. */
 	make_pkt(pkt, sizeof(pkt), 1);
 	inject(f, pkt, sizeof(pkt));
 	usleep(100 * 1000);
-	assert_int_equal(vqd_used_idx(&f->q[0]), 0);
+	assert_int_equal(vqd_used_idx(&f->drv.q[0]), 0);
 	assert_int_equal(stat_of(f, "rx_packets"), 0);
 }
 
@@ -705,18 +559,18 @@ static void test_real_tap(void **state)
 	o.tap = name;
 	memcpy(o.mac, test_mac, 6);
 	f->n = virtio_net_new(&o, &f->mem,
-			      (struct msix_sink){ msix_route, msix_fire, f }, &err);
+			      vpd_msix_sink(&f->drv), &err);
 	if (!f->n) {
 		fprintf(stderr, "skipping real TAP test: %s\n", err.msg);
 		skip();
 	}
-	f->t = virtio_net_transport(f->n);
+	f->drv.t = virtio_net_transport(f->n);
 
 	/* Receive offloads follow what the driver negotiated. */
-	drv_setup(f, STD_FEATURES | BIT(F_MRG_RXBUF) | BIT(F_GUEST_CSUM) |
+	vpd_setup(&f->drv, STD_FEATURES | BIT(F_MRG_RXBUF) | BIT(F_GUEST_CSUM) |
 		  BIT(F_GUEST_TSO4) | BIT(F_GUEST_TSO6));
 	assert_int_equal(ethtool_get(name, ETHTOOL_GTSO), 1);
-	drv_setup(f, STD_FEATURES | BIT(F_MRG_RXBUF));
+	vpd_setup(&f->drv, STD_FEATURES | BIT(F_MRG_RXBUF));
 	assert_int_equal(ethtool_get(name, ETHTOOL_GTSO), 0);
 	assert_int_equal(ethtool_get(name, ETHTOOL_GTXCSUM), 0);
 
@@ -748,9 +602,9 @@ static void test_real_tap(void **state)
 	frame[13] = ethertype & 0xff;
 	for (int i = 14; i < 80; i++)
 		frame[i] = (uint8_t)i;
-	memset(g(f, BUF, HDR), 0, HDR);
-	memcpy(g(f, BUF + HDR, sizeof(frame)), frame, sizeof(frame));
-	post(f, 1, (struct vqd_seg[]){ { BUF, HDR + sizeof(frame), false } },
+	memset(vpd_guest(&f->drv, BUF, HDR), 0, HDR);
+	memcpy(vpd_guest(&f->drv, BUF + HDR, sizeof(frame)), frame, sizeof(frame));
+	vpd_post(&f->drv, 1, (struct vqd_seg[]){ { BUF, HDR + sizeof(frame), false } },
 	     1, NULL);
 	for (int i = 0; i < 200 && !found; i++) {
 		ssize_t r = recv(ps, got, sizeof(got), MSG_DONTWAIT);
@@ -765,7 +619,7 @@ static void test_real_tap(void **state)
 	/* Host -> guest: a frame sent out of the interface lands in a guest
 	 * buffer (skipping whatever else the kernel sends). */
 	for (int i = 0; i < 16; i++)
-		post(f, 0, (struct vqd_seg[]){ { BUF + 0x10000 + 0x1000ull * i,
+		vpd_post(&f->drv, 0, (struct vqd_seg[]){ { BUF + 0x10000 + 0x1000ull * i,
 						 2048, true } }, 1, NULL);
 	frame[0] = 0x52;
 	memcpy(frame, test_mac, 6);
@@ -779,9 +633,9 @@ static void test_real_tap(void **state)
 		uint32_t id, len;
 		const uint8_t *b;
 
-		if (!wait_used(f, 0, &id, &len))
+		if (!vpd_wait_used(&f->drv, 0, &id, &len))
 			break;
-		b = g(f, BUF + 0x10000 + 0x1000ull * id, 2048);
+		b = vpd_guest(&f->drv, BUF + 0x10000 + 0x1000ull * id, 2048);
 		if (len >= HDR + 14 && b[HDR + 12] == (ethertype >> 8) &&
 		    b[HDR + 13] == (ethertype & 0xff)) {
 			assert_true(len >= HDR + sizeof(frame));
