@@ -15,7 +15,12 @@ PEER=()
 if command -v qemu-system-x86_64 >/dev/null; then
 	PEER=(--host-bin "$(command -v qemu-system-x86_64)")
 	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
-		PEER+=(--file "/usr/share/qemu/$f:qemu-firmware/$f")
+		for d in /usr/share/qemu /usr/share/seabios; do
+			if [ -e "$d/$f" ]; then
+				PEER+=(--file "$d/$f:qemu-firmware/$f")
+				break
+			fi
+		done
 	done
 fi
 log=build/bench/boot.log

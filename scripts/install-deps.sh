@@ -2,8 +2,8 @@
 # Installs what building, testing and the harness need, from the Debian
 # archive only. Quiet and quick when everything is already there.
 set -eu
-PKGS="build-essential libcmocka-dev acpica-tools qemu-system-x86 \
-busybox-static cpio kmod e2fsprogs xz-utils clang libclang-rt-14-dev"
+PKGS="build-essential libcmocka-dev acpica-tools qemu-system-x86 seabios \
+busybox-static cpio kmod e2fsprogs xz-utils clang libclang-rt-14-dev liburing-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
