@@ -64,7 +64,8 @@ exec 4>&-
 kill $rx_pid $tx_pid 2>/dev/null
 wait $rx_pid $tx_pid 2>/dev/null
 if [ "$rc" != 0 ]; then
-	echo "    (ringvm exited with status $rc)"
+	echo "    (ringvm exited with status $rc; the guest console's last lines:)"
+	grep -v '^RV ' "$T/virtio.out" | tail -n 60 | sed 's/^/    | /'
 fi
 
 # virtio-blk: mount, data written by the guest is on the image byte for byte.
