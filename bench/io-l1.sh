@@ -29,3 +29,24 @@ wait
 tr -d '\r' <guest.out | grep '^RESULT' | sed 's/^/GUEST /'
 grep tcp_mbps guest-tcp.txt | sed 's/^/GUEST /'
 sed 's/^/STATS /' stats.txt
+
+# The peer: QEMU (from Debian) running the same guest with the same image and
+# TAP, virtio-blk-pci and virtio-net-pci, in the same machine.
+if command -v qemu-system-x86_64 >/dev/null; then
+	timeout 1800 $P tcp-recv 5201 "$ROUNDS" >peer-tcp.txt &
+	timeout 1800 qemu-system-x86_64 -L ./qemu-firmware -M pc -accel kvm \
+		-cpu host -m 512M -smp 2 -nodefaults -no-user-config \
+		-display none -serial stdio -no-reboot \
+		-kernel vmlinux -initrd initrd-bench.cpio.gz \
+		-append "console=ttyS0 quiet rvhook=iobench rvrounds=$ROUNDS rvsecs=$SECS" \
+		-drive if=none,id=d0,file=img,format=raw,readonly=on \
+		-device virtio-blk-pci,drive=d0,romfile= \
+		-netdev tap,id=n0,ifname=rvtap0,script=no,downscript=no \
+		-device virtio-net-pci,netdev=n0,romfile= \
+		</dev/null >peer.out 2>peer.err
+	echo "peer status $?"
+	wait
+	tr -d '\r' <peer.out | grep '^RESULT' | sed 's/^/PEER /'
+	grep tcp_mbps peer-tcp.txt | sed 's/^/PEER /'
+	tail -n 3 peer.err
+fi

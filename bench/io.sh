@@ -17,9 +17,22 @@ cp bench/guest/hooks/iobench "$B/extra/hooks/iobench"
 (cd "$B/extra" && find . | cpio -o -H newc --quiet | gzip -9) >"$B/extra.cpio.gz"
 cat "$IMG/initrd.cpio.gz" "$B/extra.cpio.gz" >"$B/initrd-bench.cpio.gz"
 
+# QEMU as the peer, with the firmware it needs (see bench/boot.sh).
+PEER=()
+if command -v qemu-system-x86_64 >/dev/null; then
+	PEER=(--host-bin "$(command -v qemu-system-x86_64)")
+	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin; do
+		for d in /usr/share/qemu /usr/share/seabios; do
+			if [ -e "$d/$f" ]; then
+				PEER+=(--file "$d/$f:qemu-firmware/$f")
+				break
+			fi
+		done
+	done
+fi
 log=$B/io.log
 tools/ringvm-harness --timeout 3000 --file bench/io-l1.sh --file "$B/io_probe" \
-	--file "$IMG/vmlinux" --file "$B/initrd-bench.cpio.gz" \
+	--file "$IMG/vmlinux" --file "$B/initrd-bench.cpio.gz" "${PEER[@]}" \
 	-- "sh ./io-l1.sh $ROUNDS $SECS" >"$log" 2>&1 || {
 	echo "bench-io: harness failed; see $log" >&2
 	exit 1
@@ -63,6 +76,15 @@ g=$(stat GUEST tcp_mbps) h=$(stat NATIVE tcp_mbps)
 fig net_tcp_mbps_guest "$g" MB/s
 fig net_tcp_mbps_native "$h" MB/s
 share net_tcp_throughput_share "${g%% *}" "${h%% *}"
+if grep -q '^PEER RESULT' "$B/io.clean"; then
+	echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') with virtio-blk-pci and virtio-net-pci, same guest, image and TAP; $(grep -m1 '^peer status' "$B/io.clean")"
+	for k in randread_iops:iops:blk seqread_mbps:MB/s:blk tcp_mbps:MB/s:net; do
+		IFS=: read -r name unit dev <<<"$k"
+		p=$(stat PEER "$name") h=$(stat NATIVE "$name")
+		fig "peer_${dev}_${name}" "$p" "$unit"
+		share "peer_${dev}_${name}_share" "${p%% *}" "${h%% *}"
+	done
+fi
 echo "# per-request figures over the whole guest run (boot included)"
 per blk_notifications_per_request "$(stat_of blk0_kicks)" "$(stat_of blk0_requests)" ratio
 per blk_interrupts_per_request "$(stat_of blk0_interrupts)" "$(stat_of blk0_requests)" ratio

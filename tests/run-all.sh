@@ -89,7 +89,7 @@ FILES=(--file tests/l1-suite.sh --file tests/cli/bad_input.sh
 	--file $B/tests/e2e/triplefault.bzImage)
 attempt=1
 while :; do
-	tools/ringvm-harness --timeout "${RINGVM_L1_TIMEOUT:-1800}" "${FILES[@]}" \
+	tools/ringvm-harness --timeout "${RINGVM_L1_TIMEOUT:-900}" "${FILES[@]}" \
 		-- 'sh ./l1-suite.sh' >"$LOG/l1.log" 2>&1
 	hrc=$?
 	# 124/125: the emulator stalled or died, not ringvm; retry once.

@@ -188,6 +188,8 @@ static int run_guest(const char *name, int kvm_fd, bool irqchip,
 {
 	enum machine_outcome got;
 
+	printf("--- kvm/%s\n", name);
+	fflush(stdout);
 	if (rig_setup(r, kvm_fd, irqchip, code, end) < 0)
 		return failf(name, "setup: %s", r->err.msg);
 	got = rig_run(r);
@@ -268,6 +270,8 @@ static int test_memory(int kvm_fd)
 	struct rig r;
 	uint64_t got_a, got_b;
 
+	printf("--- kvm/memory\n");
+	fflush(stdout);
 	if (rig_setup(&r, kvm_fd, true, guest_memory, guest_memory_end) < 0)
 		return failf("memory", "setup: %s", r.err.msg);
 	guest_mem_write(&r.m.mem, 0x200000, &a, 8);
