@@ -92,10 +92,12 @@ while :; do
 	tools/ringvm-harness --timeout "${RINGVM_L1_TIMEOUT:-900}" "${FILES[@]}" \
 		-- 'sh ./l1-suite.sh' >"$LOG/l1.log" 2>&1
 	hrc=$?
-	# 124/125: the emulator stalled or died, not ringvm; retry once.
-	if { [ $hrc = 124 ] || [ $hrc = 125 ]; } && [ $attempt = 1 ]; then
-		echo "note: harness infrastructure failure (status $hrc), retrying once"
-		attempt=2
+	# 124/125: the emulator stalled or died, not ringvm: retry (at most
+	# twice; each stall is reported).
+	if { [ $hrc = 124 ] || [ $hrc = 125 ]; } && [ $attempt -lt 3 ]; then
+		echo "note: harness infrastructure failure (status $hrc: $(grep -a 'ringvm-harness:' "$LOG/l1.log" | tail -n 1)), retrying"
+		cp "$LOG/l1.log" "$LOG/l1.attempt$attempt.log"
+		attempt=$((attempt + 1))
 		continue
 	fi
 	break
