@@ -9,26 +9,14 @@
 
 #include <string.h>
 
+#include "util/le.h"
+
 #define MSIX_CAP_LEN         12
 #define MSIX_CTRL_ENABLE     0x8000
 #define MSIX_CTRL_FUNC_MASK  0x4000
 #define MSIX_VEC_MASKED      0x1
 
 enum { ENT_ADDR_LO, ENT_ADDR_HI, ENT_DATA, ENT_CTRL };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 int msix_init(struct msix *m, struct pci_device *d, unsigned int nvec,
 	      unsigned int bar, uint32_t table_off, uint32_t pba_off,
@@ -65,8 +53,8 @@ int msix_init(struct msix *m, struct pci_device *d, unsigned int nvec,
 	cap[2] = (uint8_t)(nvec - 1);
 	cap[3] = (uint8_t)((nvec - 1) >> 8);
 	wmask[3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_FUNC_MASK) >> 8;
-	put32(&cap[4], table_off | bar);
-	put32(&cap[8], pba_off | bar);
+	put_le32(&cap[4], table_off | bar);
+	put_le32(&cap[8], pba_off | bar);
 	if (pci_device_add_cap(d, cap, wmask, sizeof(cap), &m->cap_off,
 			       err) < 0)
 		return -1;
@@ -177,9 +165,9 @@ void msix_table_io(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < len; i += 4) {
 		if (is_write)
-			table_write(m, off + i, get32(data + i));
+			table_write(m, off + i, get_le32(data + i));
 		else
-			put32(data + i, table_read(m, off + i));
+			put_le32(data + i, table_read(m, off + i));
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -198,9 +186,9 @@ void msix_pba_io(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_lock(&m->lock);
 	pba = m->pba;
 	pthread_mutex_unlock(&m->lock);
-	put32(data, (uint32_t)(pba >> (off * 8)));
+	put_le32(data, (uint32_t)(pba >> (off * 8)));
 	if (len == 8)
-		put32(data + 4, (uint32_t)(pba >> 32));
+		put_le32(data + 4, (uint32_t)(pba >> 32));
 }
 
 void msix_cfg_written(struct msix *m, uint32_t off, uint32_t len)

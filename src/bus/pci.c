@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "util/le.h"
+
 #define PCI_BAR_END        (PCI_BAR0 + 4 * PCI_NUM_BARS)
 #define PCI_CAP_FIRST      0x40
 
@@ -30,41 +32,23 @@
 #define PCI_HOST_DEVICE    0x1237
 #define PCI_HOST_CLASS     0x060000
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device,
 		     uint32_t class_code, uint8_t revision,
 		     uint16_t subsys_vendor, uint16_t subsys_id)
 {
 	memset(d, 0, sizeof(*d));
-	put16(&d->cfg[PCI_VENDOR_ID], vendor);
-	put16(&d->cfg[PCI_DEVICE_ID], device);
+	put_le16(&d->cfg[PCI_VENDOR_ID], vendor);
+	put_le16(&d->cfg[PCI_DEVICE_ID], device);
 	d->cfg[PCI_REVISION_ID] = revision;
 	d->cfg[PCI_CLASS_PROG] = (uint8_t)class_code;
 	d->cfg[PCI_CLASS_PROG + 1] = (uint8_t)(class_code >> 8);
 	d->cfg[PCI_CLASS_PROG + 2] = (uint8_t)(class_code >> 16);
 	d->cfg[PCI_HEADER_TYPE] = 0;    /* type 0, single function */
-	put16(&d->cfg[PCI_SUBSYS_VENDOR], subsys_vendor);
-	put16(&d->cfg[PCI_SUBSYS_ID], subsys_id);
+	put_le16(&d->cfg[PCI_SUBSYS_VENDOR], subsys_vendor);
+	put_le16(&d->cfg[PCI_SUBSYS_ID], subsys_id);
 	d->cfg[PCI_INT_PIN] = 0;        /* no INTx: MSI-X only */
 
-	put16(&d->wmask[PCI_COMMAND], PCI_CMD_IO | PCI_CMD_MEM |
+	put_le16(&d->wmask[PCI_COMMAND], PCI_CMD_IO | PCI_CMD_MEM |
 	      PCI_CMD_MASTER | PCI_CMD_INTX_DISABLE);
 	/* Scratch byte: firmware/OS record their IRQ routing here. */
 	d->wmask[PCI_INT_LINE] = 0xff;
@@ -231,9 +215,9 @@ static void bar_write(struct pci_device *d, unsigned int idx, uint32_t val)
 	if (!mask)
 		return;                 /* unused: reads 0, ignores writes */
 	if ((val & addr_bits) == addr_bits)
-		put32(&d->cfg[PCI_BAR0 + 4 * idx], mask);
+		put_le32(&d->cfg[PCI_BAR0 + 4 * idx], mask);
 	else
-		put32(&d->cfg[PCI_BAR0 + 4 * idx], bar_reg_addr(d, idx));
+		put_le32(&d->cfg[PCI_BAR0 + 4 * idx], bar_reg_addr(d, idx));
 }
 
 void pci_cfg_write(struct pci_device *d, uint32_t off, const uint8_t *data,
@@ -251,7 +235,7 @@ void pci_cfg_write(struct pci_device *d, uint32_t off, const uint8_t *data,
 
 		memcpy(reg, &d->cfg[PCI_BAR0 + 4 * idx], 4);
 		memcpy(&reg[off % 4], data, len);
-		bar_write(d, idx, get32(reg));
+		bar_write(d, idx, get_le32(reg));
 	} else {
 		for (i = 0; i < len; i++) {
 			uint8_t m = d->wmask[off + i];
@@ -349,9 +333,9 @@ int pci_host_add(struct pci_host *h, struct pci_device *d,
 	for (i = 0; i < PCI_NUM_BARS; i++) {
 		d->bar[i].addr = addr[i];
 		if (d->bar[i].size)
-			put32(&d->cfg[PCI_BAR0 + 4 * i], bar_reg_addr(d, i));
+			put_le32(&d->cfg[PCI_BAR0 + 4 * i], bar_reg_addr(d, i));
 		if (d->bar[i].size && d->bar[i].mem64)
-			put32(&d->cfg[PCI_BAR0 + 4 * (i + 1)],
+			put_le32(&d->cfg[PCI_BAR0 + 4 * (i + 1)],
 			      bar_reg_addr(d, i + 1));
 	}
 	d->slot = (uint8_t)s;
@@ -379,9 +363,9 @@ void pci_host_cf8_io(void *dev, uint64_t off, uint8_t *data, uint32_t len,
 	}
 	pthread_mutex_lock(&h->lock);
 	if (is_write)
-		h->cf8 = get32(data) & PCI_CF8_RW_MASK;
+		h->cf8 = get_le32(data) & PCI_CF8_RW_MASK;
 	else
-		put32(data, h->cf8);
+		put_le32(data, h->cf8);
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -17,6 +17,7 @@
 
 #include "backends/blk_file.h"
 #include "util/event_loop.h"
+#include "util/le.h"
 #include "virtio/blk_req.h"
 #include "virtio/virtio_dev_common.h"
 
@@ -78,12 +79,6 @@ struct virtio_blk {
 static void count(atomic_uint_fast64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned int len)
-{
-	for (unsigned int i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* ---- completion and interrupts (I/O thread) ---- */
@@ -436,19 +431,19 @@ static void build_config(struct virtio_blk *b, uint16_t queue_size,
 			     1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
 
 	memset(c, 0, VIRTIO_BLK_CFG_LEN);
-	put_le(c + VIRTIO_BLK_CFG_CAPACITY, b->lim.capacity, 8);
+	put_le64(c + VIRTIO_BLK_CFG_CAPACITY, b->lim.capacity);
 	/* Header and status take two descriptors of a chain. */
-	put_le(c + VIRTIO_BLK_CFG_SEG_MAX, segs > 2 ? segs - 2 : 1, 4);
-	put_le(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR_SIZE, 4);
+	put_le32(c + VIRTIO_BLK_CFG_SEG_MAX, segs > 2 ? segs - 2 : 1);
+	put_le32(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR_SIZE);
 	c[VIRTIO_BLK_CFG_PHYS_BLOCK_EXP] = (uint8_t)log2u(align);
-	put_le(c + VIRTIO_BLK_CFG_MIN_IO_SIZE, align, 2);
-	put_le(c + VIRTIO_BLK_CFG_OPT_IO_SIZE, 0, 4);
-	put_le(c + VIRTIO_BLK_CFG_NUM_QUEUES, b->nqueues, 2);
-	put_le(c + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, b->lim.max_discard_sectors, 4);
-	put_le(c + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, b->lim.max_discard_seg, 4);
-	put_le(c + VIRTIO_BLK_CFG_DISCARD_ALIGN, align, 4);
-	put_le(c + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, b->lim.max_write_zeroes_sectors, 4);
-	put_le(c + VIRTIO_BLK_CFG_MAX_WZ_SEG, b->lim.max_write_zeroes_seg, 4);
+	put_le16(c + VIRTIO_BLK_CFG_MIN_IO_SIZE, align);
+	put_le32(c + VIRTIO_BLK_CFG_OPT_IO_SIZE, 0);
+	put_le16(c + VIRTIO_BLK_CFG_NUM_QUEUES, b->nqueues);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, b->lim.max_discard_sectors);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, b->lim.max_discard_seg);
+	put_le32(c + VIRTIO_BLK_CFG_DISCARD_ALIGN, align);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, b->lim.max_write_zeroes_sectors);
+	put_le32(c + VIRTIO_BLK_CFG_MAX_WZ_SEG, b->lim.max_write_zeroes_seg);
 	c[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;   /* we punch holes on request */
 }
 

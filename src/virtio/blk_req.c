@@ -2,16 +2,7 @@
 
 #include <string.h>
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
+#include "util/le.h"
 
 /* The status byte is the last byte of the device-writable part (virtio
  * 1.2, 5.2.6): a chain without one cannot be answered at all. Trims it
@@ -104,9 +95,9 @@ static uint8_t parse_ranges(const struct virtq_chain *c,
 				     i * VIRTIO_BLK_RANGE_SIZE, seg,
 				     sizeof(seg)) != sizeof(seg))
 			return VIRTIO_BLK_S_IOERR;
-		sector = le64(seg);
-		num = le32(seg + 8);
-		flags = le32(seg + 12);
+		sector = get_le64(seg);
+		num = get_le32(seg + 8);
+		flags = get_le32(seg + 12);
 		/* Unknown flags, and unmap on a discard, are unsupported
 		 * (virtio 1.2, 5.2.6.2 device requirements). */
 		if (flags & ~(uint32_t)VIRTIO_BLK_WZ_FLAG_UNMAP)
@@ -144,8 +135,8 @@ uint8_t blk_req_parse(struct virtq_chain *c, const struct blk_req_limits *lim,
 		r->type = UINT32_MAX;   /* no header: not a known type */
 		return VIRTIO_BLK_S_IOERR;
 	}
-	r->type = le32(hdr);
-	r->sector = le64(hdr + 8);
+	r->type = get_le32(hdr);
+	r->sector = get_le64(hdr + 8);
 
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:

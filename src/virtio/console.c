@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/event_loop.h"
+#include "util/le.h"
 #include "virtio/virtio_dev_common.h"
 
 #define VIRTIO_CONSOLE_F_SIZE 0
@@ -358,12 +359,6 @@ static void out_init(struct con_out *o, int fd)
 	*o = (struct con_out){ .fd = fd };
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		o->regular = true;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
 }
 
 struct virtio_console *virtio_console_new(int out_fd, int log_fd,

@@ -26,6 +26,7 @@
 
 #include "backends/tap.h"
 #include "util/event_loop.h"
+#include "util/le.h"
 #include "virtio/virtio_dev_common.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
@@ -122,12 +123,6 @@ struct virtio_net {
 static void stat_add(atomic_uint_fast64_t *c, uint64_t v)
 {
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
 }
 
 /* ---- configuration and negotiation (vCPU threads) ---- */

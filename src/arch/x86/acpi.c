@@ -4,6 +4,7 @@
 
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
+#include "util/le.h"
 
 /* Identity written into every table header. */
 #define ACPI_OEM_ID        "RINGVM"     /* 6 bytes */
@@ -65,30 +66,6 @@
 #define XSDT_REVISION      1
 #define DSDT_REVISION      2              /* 64-bit AML integers */
 
-/* The PCI host bridge's windows: config mechanism #1 at 0xcf8 and the 32-bit
- * MMIO hole up to the I/O APIC. */
-#define PCI_CFG_PORT       0xcf8
-#define PCI_MMIO32_START   X86_MMIO_HOLE_GPA
-#define PCI_MMIO32_END     (X86_IOAPIC_GPA - 1)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
 	uint8_t sum = 0;
@@ -106,13 +83,13 @@ static size_t align8(size_t v)
 static void header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	put_le32(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, ACPI_OEM_ID, 6);
 	memcpy(t + 16, ACPI_OEM_TABLE_ID, 8);
-	put32(t + 24, ACPI_OEM_REV);
+	put_le32(t + 24, ACPI_OEM_REV);
 	memcpy(t + 28, ACPI_CREATOR_ID, 4);
-	put32(t + 32, ACPI_CREATOR_REV);
+	put_le32(t + 32, ACPI_CREATOR_REV);
 }
 
 /* Fills the checksum byte so the whole table sums to zero. */
@@ -129,7 +106,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
 	g[1] = 8;               /* bit width */
 	g[2] = 0;               /* bit offset */
 	g[3] = GAS_ACCESS_BYTE;
-	put64(g + 4, port);
+	put_le64(g + 4, port);
 }
 
 static void build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
@@ -137,8 +114,8 @@ static void build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, ACPI_OEM_ID, 6);
 	p[15] = 2;              /* ACPI 2.0+: XSDT only, RsdtAddress 0 */
-	put32(p + 20, RSDP_LEN);
-	put64(p + 24, xsdt_gpa);
+	put_le32(p + 20, RSDP_LEN);
+	put_le64(p + 24, xsdt_gpa);
 	p[8] = checksum(p, RSDP_V1_LEN);
 	p[32] = checksum(p, RSDP_LEN);
 }
@@ -150,7 +127,7 @@ static void build_xsdt(uint8_t *t, const uint64_t *entries, unsigned int n)
 
 	header(t, "XSDT", len, XSDT_REVISION);
 	for (i = 0; i < n; i++)
-		put64(t + ACPI_HDR_LEN + 8 * i, entries[i]);
+		put_le64(t + ACPI_HDR_LEN + 8 * i, entries[i]);
 	seal(t, len);
 }
 
@@ -159,16 +136,16 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa)
 	header(t, "FACP", FADT_LEN, FADT_REVISION);
 	/* Hardware-reduced ACPI: no SCI, no PM1/GPE blocks, no PM timer and
 	 * no FACS (FIRMWARE_CTRL stays 0, which the spec allows only here). */
-	put32(t + FADT_FIRMWARE_CTRL, 0);
+	put_le32(t + FADT_FIRMWARE_CTRL, 0);
 	if (dsdt_gpa <= UINT32_MAX)
-		put32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
-	put64(t + FADT_X_DSDT, dsdt_gpa);
+		put_le32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
+	put_le64(t + FADT_X_DSDT, dsdt_gpa);
 	/* No VGA and no CMOS RTC. The 8042 flag stays clear on purpose: our
 	 * i8042 only implements the reset pulse, so Linux must not probe it
 	 * as a keyboard controller; reboot=k writes 0xfe to port 0x64
 	 * directly and does not look at this flag. MSI is supported. */
-	put16(t + FADT_IAPC_BOOT, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT);
-	put32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 |
+	put_le16(t + FADT_IAPC_BOOT, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT);
+	put_le32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 |
 	      FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
 	      FADT_F_HW_REDUCED_ACPI);
 	gas_io8(t + FADT_RESET_REG, X86_PORT_ACPI_RESET);
@@ -195,16 +172,16 @@ static void build_madt(uint8_t *t, unsigned int ncpus)
 	unsigned int i;
 
 	header(t, "APIC", (uint32_t)len, MADT_REVISION);
-	put32(t + 36, (uint32_t)X86_LAPIC_GPA);
+	put_le32(t + 36, (uint32_t)X86_LAPIC_GPA);
 	/* KVM's in-kernel irqchip does contain a dual 8259, so PCAT_COMPAT is
 	 * the truth; Linux in hardware-reduced mode bypasses the PIC anyway. */
-	put32(t + 40, MADT_PCAT_COMPAT);
+	put_le32(t + 40, MADT_PCAT_COMPAT);
 	for (i = 0; i < ncpus; i++, e += MADT_LAPIC_LEN) {
 		e[0] = MADT_LAPIC;
 		e[1] = MADT_LAPIC_LEN;
 		e[2] = (uint8_t)i;      /* ACPI processor UID */
 		e[3] = (uint8_t)i;      /* APIC ID */
-		put32(e + 4, MADT_LAPIC_ENABLED);
+		put_le32(e + 4, MADT_LAPIC_ENABLED);
 	}
 	/* The I/O APIC takes the first ID after the vCPUs' so that no two
 	 * APICs share one (ncpus <= 254, so it fits below broadcast 0xff).
@@ -218,14 +195,14 @@ static void build_madt(uint8_t *t, unsigned int ncpus)
 	e[0] = MADT_IOAPIC;
 	e[1] = MADT_IOAPIC_LEN;
 	e[2] = (uint8_t)ncpus;
-	put32(e + 4, (uint32_t)X86_IOAPIC_GPA);
-	put32(e + 8, 0);                /* GSI base */
+	put_le32(e + 4, (uint32_t)X86_IOAPIC_GPA);
+	put_le32(e + 8, 0);                /* GSI base */
 	e += MADT_IOAPIC_LEN;
 	/* LINT1 of every local APIC is wired to NMI, as on a PC. */
 	e[0] = MADT_LAPIC_NMI;
 	e[1] = MADT_LAPIC_NMI_LEN;
 	e[2] = MADT_ALL_CPUS;
-	put16(e + 3, MPS_INTI_HIGH_EDGE);
+	put_le16(e + 3, MPS_INTI_HIGH_EDGE);
 	e[5] = 1;                       /* LINT1 */
 	seal(t, len);
 }
@@ -259,11 +236,12 @@ static size_t build_dsdt_aml(uint8_t *buf, size_t cap)
 	aml_init(&r, res, sizeof(res));
 	aml_res_bus_window(&r, 0x00, 0xff);
 	/* Linux drops this consumed 0xcf8 range and keeps the windows. */
-	aml_res_io(&r, PCI_CFG_PORT, 8);
-	aml_res_io_window(&r, 0x0000, PCI_CFG_PORT - 1);
+	aml_res_io(&r, X86_PORT_PCI_ADDR, 8);
+	aml_res_io_window(&r, 0x0000, X86_PORT_PCI_ADDR - 1);
 	aml_res_io_window(&r, 0x0d00, 0xffff);
-	aml_res_mem32_window(&r, (uint32_t)PCI_MMIO32_START,
-			     (uint32_t)PCI_MMIO32_END);
+	/* The window ringvm allocates BARs from (layout.h), end inclusive. */
+	aml_res_mem32_window(&r, (uint32_t)X86_PCI_MMIO_BASE,
+			     (uint32_t)(X86_PCI_MMIO_END - 1));
 	aml_res_end(&r);
 	if (aml_finish(&r))
 		return 0;
