@@ -35,6 +35,7 @@
 #include "virtio/virtio_pci.h"
 
 #include "unit/virtq_driver.c"
+#include "unit/stats_text.h"
 
 #define RAM_SIZE   (16u << 20)
 #define RING_BASE  0x10000ull    /* queue q's rings at RING_BASE * (q + 1) */
@@ -386,19 +387,15 @@ static uint8_t run(struct fx *f, unsigned int q, uint32_t type,
 
 static uint64_t stat_of(struct fx *f, const char *name)
 {
-	char *buf = NULL, line[128];
+	char *buf = NULL;
 	size_t sz = 0;
 	FILE *m = open_memstream(&buf, &sz);
-	uint64_t v = UINT64_MAX;
+	uint64_t v;
 
 	assert_non_null(m);
 	virtio_blk_print_stats(f->b, "blk0", m);
 	fclose(m);
-	snprintf(line, sizeof(line), "blk0_%s ", name);
-	for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1
-							 : NULL)
-		if (!strncmp(p, line, strlen(line)))
-			v = strtoull(p + strlen(line), NULL, 10);
+	v = stats_lookup(buf, "blk0", name);
 	free(buf);
 	assert_true(v != UINT64_MAX);
 	return v;
@@ -998,22 +995,13 @@ static void test_stats_format(void **state)
 	char *buf = NULL;
 	size_t sz = 0;
 	FILE *m;
-	int lines = 0;
 
 	start(f);
 	m = open_memstream(&buf, &sz);
 	assert_non_null(m);
 	virtio_blk_print_stats(f->b, "blk0", m);
 	fclose(m);
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		char name[64], unit[16];
-		unsigned long long v;
-
-		assert_int_equal(sscanf(line, "%63s %llu %15s", name, &v, unit), 3);
-		assert_memory_equal(name, "blk0_", 5);
-		lines++;
-	}
-	assert_true(lines >= 8);
+	assert_true(stats_check_lines(buf, "blk0") >= 8);
 	free(buf);
 }
 

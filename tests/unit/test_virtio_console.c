@@ -26,6 +26,7 @@
 
 #include "unit/virtq_driver.c"
 #include "unit/virtio_pci_driver.c"
+#include "unit/stats_text.h"
 
 #define RAM        (4ull << 20)
 #define RING0      0x10000ull
@@ -46,21 +47,15 @@ struct fx {
 
 static uint64_t stat_of(struct fx *f, const char *name)
 {
-	char *buf = NULL, key[64];
+	char *buf = NULL;
 	size_t sz = 0;
 	FILE *m = open_memstream(&buf, &sz);
-	unsigned long long v = ~0ull;
-	char *p;
+	uint64_t v;
 
 	assert_non_null(m);
 	virtio_console_print_stats(f->c, "con", m);
 	fclose(m);
-	snprintf(key, sizeof(key), "con_%s ", name);
-	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, key, strlen(key))) {
-			sscanf(p + strlen(key), "%llu", &v);
-			break;
-		}
+	v = stats_lookup(buf, "con", name);
 	free(buf);
 	return v;
 }

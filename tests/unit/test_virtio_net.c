@@ -36,6 +36,7 @@
 
 #include "unit/virtq_driver.c"
 #include "unit/virtio_pci_driver.c"
+#include "unit/stats_text.h"
 
 #define RAM        (4ull << 20)
 #define RING0      0x10000ull
@@ -67,23 +68,15 @@ struct fx {
 
 static uint64_t stat_of(struct fx *f, const char *name)
 {
-	char *buf = NULL, key[64];
+	char *buf = NULL;
 	size_t sz = 0;
 	FILE *m = open_memstream(&buf, &sz);
-	unsigned long long v = ~0ull;
-	const char *p;
+	uint64_t v;
 
 	assert_non_null(m);
 	virtio_net_print_stats(f->n, "net0", m);
 	fclose(m);
-	snprintf(key, sizeof(key), "\nnet0_%s ", name);
-	/* Match at line start; the first line has no newline before it. */
-	if (strncmp(buf, key + 1, strlen(key + 1)) == 0)
-		p = buf + strlen(key + 1);
-	else if ((p = strstr(buf, key)))
-		p += strlen(key);
-	if (p)
-		sscanf(p, "%llu", &v);
+	v = stats_lookup(buf, "net0", name);
 	free(buf);
 	return v;
 }

@@ -22,6 +22,7 @@
 
 #include "unit/virtq_driver.c"
 #include "unit/virtio_pci_driver.c"
+#include "unit/stats_text.h"
 
 #define RAM        (4ull << 20)
 #define RING0      0x10000ull
@@ -130,21 +131,15 @@ static void test_huge_buffer_capped(void **state)
 
 static uint64_t stat_of(struct fx *f, const char *name)
 {
-	char *buf = NULL, key[64];
+	char *buf = NULL;
 	size_t sz = 0;
 	FILE *m = open_memstream(&buf, &sz);
-	unsigned long long v = ~0ull;
-	char *p;
+	uint64_t v;
 
 	assert_non_null(m);
 	virtio_rng_print_stats(f->r, "rng", m);
 	fclose(m);
-	snprintf(key, sizeof(key), "rng_%s ", name);
-	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, key, strlen(key))) {
-			sscanf(p + strlen(key), "%llu", &v);
-			break;
-		}
+	v = stats_lookup(buf, "rng", name);
 	free(buf);
 	return v;
 }
@@ -207,7 +202,6 @@ static void test_stats_lines(void **state)
 	char *buf = NULL;
 	size_t sz = 0;
 	FILE *m;
-	int lines = 0;
 
 	vpd_setup(&f->drv, STD_FEATURES);
 	for (int i = 0; i < 3; i++) {
@@ -222,14 +216,7 @@ static void test_stats_lines(void **state)
 	virtio_rng_print_stats(f->r, "rng", m);
 	fclose(m);
 	/* Every line is "NAME VALUE UNIT". */
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		char name[64], unit[32];
-		unsigned long long v;
-
-		assert_int_equal(sscanf(line, "%63s %llu %31s", name, &v, unit), 3);
-		lines++;
-	}
-	assert_true(lines >= 4);
+	assert_true(stats_check_lines(buf, "rng") >= 4);
 	free(buf);
 }
 
