@@ -4,25 +4,14 @@
 # the same kernel and initramfs in the same machine. Figures, not a test.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 IMG=${RINGVM_IMAGES:-build/images}
 RUNS=${BENCH_RUNS:-5}
 mkdir -p build/bench
 gcc -O2 -Wall -Wextra -Werror -static -o build/bench/boot_probe bench/boot_probe.c
 
-# QEMU as the peer: its binary and libraries, plus the firmware it needs to
-# boot a kernel directly on the pc machine.
-PEER=()
-if command -v qemu-system-x86_64 >/dev/null; then
-	PEER=(--host-bin "$(command -v qemu-system-x86_64)")
-	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
-		for d in /usr/share/qemu /usr/share/seabios; do
-			if [ -e "$d/$f" ]; then
-				PEER+=(--file "$d/$f:qemu-firmware/$f")
-				break
-			fi
-		done
-	done
-fi
+# QEMU as the peer, with the firmware to boot a kernel on the pc machine.
+qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin
 log=build/bench/boot.log
 tools/ringvm-harness --timeout 3000 --file bench/boot-l1.sh \
 	--file build/bench/boot_probe --file "$IMG/vmlinuz" \
@@ -35,15 +24,7 @@ tr -d '\r' <"$log" | grep '^RUN ' >build/bench/boot.runs || true
 # stat VMM KEY: "median min max" of KEY over the successful runs of VMM.
 stat() {
 	grep "vmm=$1 " build/bench/boot.runs | grep 'status=0' |
-		sed -n "s/.* $2=\([0-9-]*\).*/\1/p" | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-			printf "%d %d %d\n", m, v[1], v[NR] }'
-}
-line() { # NAME "median min max" UNIT
-	set -- "$1" $2 "$3"
-	echo "$1 $2 $5"
-	echo "# $1: min $3 max $4 over the successful runs"
+		sed -n "s/.* $2=\([0-9-]*\).*/\1/p" | median_min_max %d
 }
 overhead() { # peak rss minus resident guest RAM, per ringvm run
 	grep "vmm=ringvm " build/bench/boot.runs | grep 'status=0' |
@@ -51,19 +32,16 @@ overhead() { # peak rss minus resident guest RAM, per ringvm run
 }
 n_ok=$(grep -c 'vmm=ringvm .*status=0' build/bench/boot.runs || true)
 echo "# ringvm: $n_ok of $RUNS runs powered off cleanly; kernel $(cat "$IMG/kernel-version"), 2 vCPUs, 512 MiB"
-line boot_to_init_ms "$(stat ringvm boot_to_init_ms)" ms
-line vmm_peak_rss_kib "$(stat ringvm peak_rss_kib)" KiB
-line guest_resident_kib "$(stat ringvm guest_resident_kib)" KiB
-ovh=$(overhead | awk '{ print $1 - $2 }' | sort -n |
-	awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit }
-		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-		printf "%d %d %d\n", m, v[1], v[NR] }')
-line vmm_rss_overhead_kib "$ovh" KiB
+figure boot_to_init_ms "$(stat ringvm boot_to_init_ms)" ms
+figure vmm_peak_rss_kib "$(stat ringvm peak_rss_kib)" KiB
+figure guest_resident_kib "$(stat ringvm guest_resident_kib)" KiB
+ovh=$(overhead | awk '{ print $1 - $2 }' | median_min_max %d)
+figure vmm_rss_overhead_kib "$ovh" KiB
 if grep -q 'vmm=qemu' build/bench/boot.runs; then
 	n_ok=$(grep -c 'vmm=qemu .*status=0' build/bench/boot.runs || true)
 	echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') -M pc -accel kvm (SeaBIOS + linuxboot), same guest; $n_ok of $RUNS runs ok"
-	line peer_boot_to_init_ms "$(stat qemu boot_to_init_ms)" ms
-	line peer_peak_rss_kib "$(stat qemu peak_rss_kib)" KiB
+	figure peer_boot_to_init_ms "$(stat qemu boot_to_init_ms)" ms
+	figure peer_peak_rss_kib "$(stat qemu peak_rss_kib)" KiB
 	# QEMU does not report its resident guest RAM; the guest is the same, so
 	# ringvm's median resident guest RAM stands in for it (an estimate).
 	res=$(stat ringvm guest_resident_kib | awk '{print $1}')

@@ -4,6 +4,7 @@
 # min and max, as "NAME VALUE UNIT" lines. Figures, not a test.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 IMG=${RINGVM_IMAGES:-build/images}
 ROUNDS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-3}
@@ -17,19 +18,8 @@ cp bench/guest/hooks/iobench "$B/extra/hooks/iobench"
 (cd "$B/extra" && find . | cpio -o -H newc --quiet | gzip -9) >"$B/extra.cpio.gz"
 cat "$IMG/initrd.cpio.gz" "$B/extra.cpio.gz" >"$B/initrd-bench.cpio.gz"
 
-# QEMU as the peer, with the firmware it needs (see bench/boot.sh).
-PEER=()
-if command -v qemu-system-x86_64 >/dev/null; then
-	PEER=(--host-bin "$(command -v qemu-system-x86_64)")
-	for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin; do
-		for d in /usr/share/qemu /usr/share/seabios; do
-			if [ -e "$d/$f" ]; then
-				PEER+=(--file "$d/$f:qemu-firmware/$f")
-				break
-			fi
-		done
-	done
-fi
+# QEMU as the peer, with the firmware to boot the ELF kernel (PVH).
+qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
 log=$B/io.log
 tools/ringvm-harness --timeout 3000 --file bench/io-l1.sh --file "$B/io_probe" \
 	--file "$IMG/vmlinux" --file "$B/initrd-bench.cpio.gz" "${PEER[@]}" \
@@ -41,15 +31,7 @@ tr -d '\r' <"$log" >"$B/io.clean"
 
 # stat WHO NAME -> "median min max"
 stat() {
-	sed -n "s/^$1 RESULT $2 \([0-9.]*\) .*/\1/p" "$B/io.clean" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-			printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-fig() { # NAME "median min max" UNIT
-	set -- "$1" $2 "$3"
-	echo "$1 $2 $5"
-	echo "# $1: min $3 max $4"
+	sed -n "s/^$1 RESULT $2 \([0-9.]*\) .*/\1/p" "$B/io.clean" | median_min_max %.1f
 }
 share() { # NAME guest-median native-median
 	awk -v n="$1" -v g="$2" -v h="$3" 'BEGIN {
@@ -68,20 +50,20 @@ echo "# native = the same probe on the same image file (in the harness: a RAM-ba
 for k in randread_iops:iops seqread_mbps:MB/s; do
 	name=${k%%:*} unit=${k#*:}
 	g=$(stat GUEST "$name") h=$(stat NATIVE "$name")
-	fig "blk_${name}_guest" "$g" "$unit"
-	fig "blk_${name}_native" "$h" "$unit"
+	figure "blk_${name}_guest" "$g" "$unit"
+	figure "blk_${name}_native" "$h" "$unit"
 	share "blk_${name}_share" "${g%% *}" "${h%% *}"
 done
 g=$(stat GUEST tcp_mbps) h=$(stat NATIVE tcp_mbps)
-fig net_tcp_mbps_guest "$g" MB/s
-fig net_tcp_mbps_native "$h" MB/s
+figure net_tcp_mbps_guest "$g" MB/s
+figure net_tcp_mbps_native "$h" MB/s
 share net_tcp_throughput_share "${g%% *}" "${h%% *}"
 if grep -q '^PEER RESULT' "$B/io.clean"; then
 	echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') with virtio-blk-pci and virtio-net-pci, same guest, image and TAP; $(grep -m1 '^peer status' "$B/io.clean")"
 	for k in randread_iops:iops:blk seqread_mbps:MB/s:blk tcp_mbps:MB/s:net; do
 		IFS=: read -r name unit dev <<<"$k"
 		p=$(stat PEER "$name") h=$(stat NATIVE "$name")
-		fig "peer_${dev}_${name}" "$p" "$unit"
+		figure "peer_${dev}_${name}" "$p" "$unit"
 		share "peer_${dev}_${name}_share" "${p%% *}" "${h%% *}"
 	done
 fi

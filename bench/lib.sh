@@ -1,0 +1,38 @@
+# Shared by the bench/*.sh scripts (bash): summarising runs, and bringing
+# QEMU into the harness as the peer.
+
+# median_min_max FMT: numbers on stdin -> "median min max", each printed with
+# the printf format FMT (e.g. %d, %.1f); "n/a n/a n/a" when there are none.
+median_min_max() {
+	sort -g | awk -v f="$1" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "n/a n/a n/a"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+		printf f " " f " " f "\n", m, v[1], v[NR] }'
+}
+
+# figure NAME "median min max" UNIT: the figure as "NAME VALUE UNIT", then
+# its range as a comment line.
+figure() {
+	set -- "$1" $2 "$3"
+	echo "$1 $2 $5"
+	echo "# $1: min $3 max $4"
+}
+
+# qemu_peer FIRMWARE...: sets the array PEER to the harness flags that bring
+# qemu-system-x86_64 (with its libraries) and the named firmware files into
+# L1 as ./qemu-firmware/ (use qemu -L ./qemu-firmware). Debian keeps SeaBIOS
+# under /usr/share/seabios, the option ROMs under /usr/share/qemu. PEER is
+# empty when QEMU is not installed.
+qemu_peer() {
+	PEER=()
+	command -v qemu-system-x86_64 >/dev/null || return 0
+	PEER=(--host-bin "$(command -v qemu-system-x86_64)")
+	for f in "$@"; do
+		for d in /usr/share/qemu /usr/share/seabios; do
+			if [ -e "$d/$f" ]; then
+				PEER+=(--file "$d/$f:qemu-firmware/$f")
+				break
+			fi
+		done
+	done
+}
