@@ -103,15 +103,9 @@ while :; do
 	break
 done
 tr -d '\r' <"$LOG/l1.log" >"$LOG/l1.clean.log"
-grep -E '^(PASS|FAIL) ' "$LOG/l1.clean.log" | while IFS= read -r line; do
-	echo "$line"
-done
-while IFS= read -r line; do
-	case $line in
-	"PASS "*) pass=$((pass + 1)) ;;
-	"FAIL "*) fail=$((fail + 1)) ;;
-	esac
-done < <(grep -E '^(PASS|FAIL) ' "$LOG/l1.clean.log")
+grep -E '^(PASS|FAIL) ' "$LOG/l1.clean.log"
+pass=$((pass + $(grep -c '^PASS ' "$LOG/l1.clean.log")))
+fail=$((fail + $(grep -c '^FAIL ' "$LOG/l1.clean.log")))
 for name in $(expected); do
 	if ! grep -qE "^(PASS|FAIL) $name(:|\$)" "$LOG/l1.clean.log"; then
 		case $hrc in

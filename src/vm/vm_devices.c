@@ -58,16 +58,37 @@ static struct vm_vdev *vdev_begin(struct vm *vm, enum vdev_kind kind,
 	return v;
 }
 
-static int vdev_commit(struct vm *vm, struct vm_vdev *v, void *dev,
-		       struct virtio_pci *t, struct rv_err *err)
+static struct virtio_pci *vdev_transport(const struct vm_vdev *v)
 {
+	switch (v->kind) {
+	case VDEV_BLK:
+		return virtio_blk_transport(v->dev);
+	case VDEV_NET:
+		return virtio_net_transport(v->dev);
+	case VDEV_RNG:
+		return virtio_rng_transport(v->dev);
+	case VDEV_CONSOLE:
+		return virtio_console_transport(v->dev);
+	}
+	return NULL;
+}
+
+/* Takes the device its constructor returned (NULL: it failed and said why
+ * in err) and puts it on the PCI bus. */
+static int vdev_commit(struct vm *vm, struct vm_vdev *v, void *dev,
+		       struct rv_err *err)
+{
+	if (!dev) {
+		msi_vectors_free(&v->vec);
+		return -1;
+	}
 	v->dev = dev;
-	v->t = t;
+	v->t = vdev_transport(v);
 	vm->devs.n++; /* from here on vm_devices_destroy frees it */
-	if (pci_host_add(&vm->devs.pci, &t->pci, &vm->m.mmio, &vm->m.pio,
+	if (pci_host_add(&vm->devs.pci, &v->t->pci, &vm->m.mmio, &vm->m.pio,
 			 err) < 0)
 		return -1;
-	return bind_ioeventfds(vm, t, err);
+	return bind_ioeventfds(vm, v->t, err);
 }
 
 static void vdev_free(struct vm_vdev *v)
@@ -101,18 +122,13 @@ static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
 	};
 	char name[16];
 	struct vm_vdev *v;
-	struct virtio_blk *b;
 
 	snprintf(name, sizeof(name), "blk%u", i);
 	v = vdev_begin(vm, VDEV_BLK, name, nq, err);
 	if (!v)
 		return -1;
-	b = virtio_blk_new(&o, &vm->m.mem, msi_vectors_sink(&v->vec), err);
-	if (!b) {
-		msi_vectors_free(&v->vec);
-		return -1;
-	}
-	return vdev_commit(vm, v, b, virtio_blk_transport(b), err);
+	return vdev_commit(vm, v, virtio_blk_new(&o, &vm->m.mem,
+			   msi_vectors_sink(&v->vec), err), err);
 }
 
 static void random_mac(uint8_t mac[6])
@@ -129,7 +145,6 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 				     .tap_fd = -1 };
 	char name[16];
 	struct vm_vdev *v;
-	struct virtio_net *n;
 
 	if (nc->mac_set)
 		memcpy(o.mac, nc->mac, 6);
@@ -139,44 +154,29 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 	v = vdev_begin(vm, VDEV_NET, name, 2, err);
 	if (!v)
 		return -1;
-	n = virtio_net_new(&o, &vm->m.mem, msi_vectors_sink(&v->vec), err);
-	if (!n) {
-		msi_vectors_free(&v->vec);
-		return -1;
-	}
-	return vdev_commit(vm, v, n, virtio_net_transport(n), err);
+	return vdev_commit(vm, v, virtio_net_new(&o, &vm->m.mem,
+			   msi_vectors_sink(&v->vec), err), err);
 }
 
 static int add_rng(struct vm *vm, struct rv_err *err)
 {
 	struct vm_vdev *v = vdev_begin(vm, VDEV_RNG, "rng0", 1, err);
-	struct virtio_rng *r;
 
 	if (!v)
 		return -1;
-	r = virtio_rng_new(&vm->m.mem, msi_vectors_sink(&v->vec), err);
-	if (!r) {
-		msi_vectors_free(&v->vec);
-		return -1;
-	}
-	return vdev_commit(vm, v, r, virtio_rng_transport(r), err);
+	return vdev_commit(vm, v, virtio_rng_new(&vm->m.mem,
+			   msi_vectors_sink(&v->vec), err), err);
 }
 
 static int add_console(struct vm *vm, struct rv_err *err)
 {
 	struct vm_vdev *v = vdev_begin(vm, VDEV_CONSOLE, "console0", 2, err);
-	struct virtio_console *c;
 
 	if (!v)
 		return -1;
-	c = virtio_console_new(STDOUT_FILENO, -1, &vm->m.mem,
-			       msi_vectors_sink(&v->vec), err);
-	if (!c) {
-		msi_vectors_free(&v->vec);
-		return -1;
-	}
-	vm->devs.console = c;
-	return vdev_commit(vm, v, c, virtio_console_transport(c), err);
+	vm->devs.console = virtio_console_new(STDOUT_FILENO, -1, &vm->m.mem,
+					      msi_vectors_sink(&v->vec), err);
+	return vdev_commit(vm, v, vm->devs.console, err);
 }
 
 int vm_devices_create(struct vm *vm, struct rv_err *err)
