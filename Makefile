@@ -8,7 +8,7 @@ CFLAGS  ?= -O2 -g
 CPPFLAGS_RV := -Isrc -MMD -MP
 # Static: the same binary runs on the host and inside the harness's L1.
 LDFLAGS_RV := -static -pthread
-LDLIBS_RV  := -luring
+LDLIBS_RV  := -luring -ljson-c -lz
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)
@@ -85,7 +85,7 @@ bench-io: deps
 	bench/io.sh
 
 fuzz: deps
-	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD)

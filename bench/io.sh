@@ -31,14 +31,14 @@ tr -d '\r' <"$log" >"$B/io.clean"
 
 # stat WHO NAME -> "median min max"
 stat() {
-	sed -n "s/^$1 RESULT $2 \([0-9.]*\) .*/\1/p" "$B/io.clean" | median_min_max %.1f
+	sed -n "s/^$1 RESULT $2 \([0-9][0-9.]*\) .*/\1/p" "$B/io.clean" | median_min_max %.1f
 }
 share() { # NAME guest-median native-median
 	awk -v n="$1" -v g="$2" -v h="$3" 'BEGIN {
 		if (g == "n/a" || h == "n/a" || h == 0) print n " n/a ratio";
 		else printf "%s %.3f ratio\n", n, g / h }'
 }
-stat_of() { sed -n "s/^STATS $1 \([0-9]*\) .*/\1/p" "$B/io.clean"; }
+stat_of() { sed -n "s/^STATS $1 \([0-9][0-9]*\) .*/\1/p" "$B/io.clean"; }
 per() { # NAME numerator denominator UNIT
 	awk -v n="$1" -v a="$2" -v b="$3" -v u="$4" 'BEGIN {
 		if (a == "" || b == "" || b == 0) print n " n/a " u;
@@ -71,5 +71,7 @@ echo "# per-request figures over the whole guest run (boot included)"
 per blk_notifications_per_request "$(stat_of blk0_kicks)" "$(stat_of blk0_requests)" ratio
 per blk_interrupts_per_request "$(stat_of blk0_interrupts)" "$(stat_of blk0_requests)" ratio
 per net_tx_notifications_per_packet "$(stat_of net0_tx_kicks)" "$(stat_of net0_tx_packets)" ratio
+# A missing counter makes the figure n/a, never a zero.
+tx=$(stat_of net0_tx_packets) rx=$(stat_of net0_rx_packets)
 per net_interrupts_per_packet "$(stat_of net0_interrupts)" \
-	"$(( $(stat_of net0_tx_packets || echo 0) + $(stat_of net0_rx_packets || echo 0) ))" ratio
+	"$([ -n "$tx" ] && [ -n "$rx" ] && echo $((tx + rx)))" ratio

@@ -4,11 +4,16 @@
 # end-to-end tier, in that order. Files are in the current directory.
 W=$(pwd)
 echo "=== kvm tier"
-./kvm-tests
+# Eight tiny guests take seconds; a hang is a failure, never a stall.
+timeout -k 5 "${RINGVM_KVM_TIMEOUT:-300}" ./kvm-tests
+rc=$?
+[ $rc = 124 ] || [ $rc = 137 ] && echo "FAIL kvm/tier: kvm-tests did not finish within ${RINGVM_KVM_TIMEOUT:-300} s"
 echo "=== cli tier (bad input)"
 sh ./bad_input.sh ringvm vmlinuz initrd.cpio.gz "$W/cli-tmp"
 echo "=== e2e tier"
 sh ./suite.sh "$W"
 echo "=== e2e tier: virtio"
 sh ./virtio.sh "$W"
+echo "=== e2e tier: control API, pause, snapshot, restore"
+sh ./lifecycle.sh "$W"
 echo "=== l1 suite done"

@@ -227,3 +227,51 @@ void msix_notify(struct msix *m, unsigned int v)
 		m->pba |= 1ULL << v;
 	pthread_mutex_unlock(&m->lock);
 }
+
+void msix_save(struct msix *m, struct state_writer *w)
+{
+	pthread_mutex_lock(&m->lock);
+	state_put_u32(w, m->nvec);
+	for (unsigned int v = 0; v < m->nvec; v++) {
+		state_put_u32(w, m->table[v].addr_lo);
+		state_put_u32(w, m->table[v].addr_hi);
+		state_put_u32(w, m->table[v].data);
+		state_put_u32(w, m->table[v].ctrl);
+	}
+	state_put_u64(w, m->pba);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void msix_load(struct msix *m, struct state_cursor *c)
+{
+	const uint8_t *cfg = m->pci->cfg;
+	uint32_t ctl_off = m->cap_off + 2u;
+	struct msix_entry t[MSIX_MAX_VECTORS];
+	uint64_t pba;
+	uint16_t ctl;
+
+	if (state_get_u32(c) != m->nvec) {
+		state_cursor_reject(c, "MSI-X vector count differs");
+		return;
+	}
+	for (unsigned int v = 0; v < m->nvec; v++) {
+		t[v].addr_lo = state_get_u32(c) & ~3u;
+		t[v].addr_hi = state_get_u32(c);
+		t[v].data = state_get_u32(c);
+		t[v].ctrl = state_get_u32(c) & MSIX_VEC_MASKED;
+	}
+	pba = state_get_u64(c);
+	if (m->nvec < 64 && (pba >> m->nvec))
+		state_cursor_reject(c, "MSI-X pending bits beyond the table");
+	if (c->bad)
+		return;
+	ctl = (uint16_t)(cfg[ctl_off] | cfg[ctl_off + 1] << 8);
+	pthread_mutex_lock(&m->lock);
+	memcpy(m->table, t, m->nvec * sizeof(t[0]));
+	m->pba = pba;
+	m->enabled = ctl & MSIX_CTRL_ENABLE;
+	m->func_masked = ctl & MSIX_CTRL_FUNC_MASK;
+	for (unsigned int v = 0; v < m->nvec; v++)
+		route(m, v);
+	pthread_mutex_unlock(&m->lock);
+}

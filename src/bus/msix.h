@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bus/pci.h"
+#include "state/state.h"
 #include "util/err.h"
 
 #define MSIX_MAX_VECTORS 64
@@ -60,5 +61,12 @@ void msix_cfg_written(struct msix *m, uint32_t off, uint32_t len);
 /* Signals vector v: fires it, or records it pending if it (or the whole
  * function) is masked or MSI-X is off. v >= nvec is ignored. Any thread. */
 void msix_notify(struct msix *m, unsigned int v);
+
+/* Snapshot: the vector table and pending bits, into / out of the caller's
+ * open section. Load after pci_device_load (enable and function mask come
+ * from the restored config space); it reprograms every vector's route
+ * through the sink, so interrupts reach the guest as before. */
+void msix_save(struct msix *m, struct state_writer *w);
+void msix_load(struct msix *m, struct state_cursor *c);
 
 #endif

@@ -7,6 +7,7 @@
  * Nothing here is taken with msix.lock held. */
 #include "bus/pci.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/le.h"
@@ -398,4 +399,44 @@ void pci_host_cfc_io(void *dev, uint64_t off, uint8_t *data, uint32_t len,
 		pci_cfg_write(d, (cf8 & 0xfc) + (uint32_t)off, data, len);
 	else
 		pci_cfg_read(d, (cf8 & 0xfc) + (uint32_t)off, data, len);
+}
+
+void pci_device_save(struct pci_device *d, struct state_writer *w)
+{
+	pthread_mutex_lock(&d->lock);
+	state_put_bytes(w, d->cfg, PCI_CFG_SIZE);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void pci_device_load(struct pci_device *d, struct state_cursor *c)
+{
+	uint8_t saved[PCI_CFG_SIZE];
+
+	state_get_bytes(c, saved, sizeof(saved));
+	if (c->bad)
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (unsigned int i = 0; i < PCI_CFG_SIZE; i++) {
+		uint8_t m = d->wmask[i];
+
+		/* The status register's bits are read-only here but change
+		 * with nothing the snapshot cares about. */
+		if (i == PCI_STATUS || i == PCI_STATUS + 1)
+			m = 0xff;
+		if ((saved[i] & ~m) != (d->cfg[i] & ~m)) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "PCI function %04x:%04x differs at config offset %#x (another device layout)",
+				 get_le16(&d->cfg[PCI_VENDOR_ID]),
+				 get_le16(&d->cfg[PCI_DEVICE_ID]), i);
+			pthread_mutex_unlock(&d->lock);
+			state_cursor_reject(c, why);
+			return;
+		}
+	}
+	for (unsigned int i = 0; i < PCI_CFG_SIZE; i++)
+		d->cfg[i] = (uint8_t)((d->cfg[i] & ~d->wmask[i]) |
+				      (saved[i] & d->wmask[i]));
+	pthread_mutex_unlock(&d->lock);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bus/io_bus.h"
+#include "state/state.h"
 #include "util/err.h"
 
 #define PCI_CFG_SIZE      256
@@ -94,6 +95,14 @@ void pci_cfg_read(struct pci_device *d, uint32_t off, uint8_t *data,
 		  uint32_t len);
 void pci_cfg_write(struct pci_device *d, uint32_t off, const uint8_t *data,
 		   uint32_t len);
+
+/* Snapshot: the configuration space, into / out of the caller's open
+ * section. Loading applies the guest-writable bits and refuses (marks the
+ * cursor bad) a space whose read-only bytes (IDs, class, BAR addresses,
+ * capabilities) differ: the snapshot is of another device layout. Call
+ * before restoring anything that hangs off the config space (MSI-X). */
+void pci_device_save(struct pci_device *d, struct state_writer *w);
+void pci_device_load(struct pci_device *d, struct state_cursor *c);
 
 struct pci_host {
 	struct pci_device bridge;       /* 00.0, class 0x060000 */

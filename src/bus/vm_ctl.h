@@ -8,15 +8,18 @@ enum vm_request {
 	VM_REQ_REBOOT,
 };
 
+/* why: the mechanism that asked, for the user ("ACPI reset register");
+ * a string literal, kept by the VM layer. */
 struct vm_ctl {
-	void (*request)(void *ctx, enum vm_request req);
+	void (*request)(void *ctx, enum vm_request req, const char *why);
 	void *ctx;
 };
 
-static inline void vm_ctl_request(const struct vm_ctl *c, enum vm_request r)
+static inline void vm_ctl_request(const struct vm_ctl *c, enum vm_request r,
+				  const char *why)
 {
 	if (c->request)
-		c->request(c->ctx, r);
+		c->request(c->ctx, r, why);
 }
 
 #endif

@@ -26,47 +26,75 @@ enum flag_id {
 	F_SERIAL_LOG,
 	F_ALLOW_SLOW,
 	F_STATS,
+	F_API_SOCK,
+	F_CONFIG_FILE,
+	F_ID,
+	F_STATE,
+	F_PAUSED,
+	F_NET_OVERRIDE,
 	F_HELP,
 };
+
+/* Which commands take a flag. */
+#define C_RUN      (1u << CLI_RUN)
+#define C_RESTORE  (1u << CLI_RESTORE)
+#define C_SNAPSHOT (1u << CLI_SNAPSHOT)
+#define C_CLIENT   (1u << CLI_PAUSE | 1u << CLI_RESUME | 1u << CLI_STATS)
+#define C_ALL      (C_RUN | C_RESTORE | C_SNAPSHOT | C_CLIENT)
 
 struct flag {
 	const char *name;   /* without the leading "--" */
 	enum flag_id id;
 	bool has_value;
 	bool repeatable;
+	unsigned int cmds;
 };
 
-static const struct flag run_flags[] = {
-	{ "kernel",             F_KERNEL,     true,  false },
-	{ "initrd",             F_INITRD,     true,  false },
-	{ "cmdline",            F_CMDLINE,    true,  false },
-	{ "mem",                F_MEM,        true,  false },
-	{ "cpus",               F_CPUS,       true,  false },
-	{ "disk",               F_DISK,       true,  true  },
-	{ "net",                F_NET,        true,  true  },
-	{ "console",            F_CONSOLE,    true,  false },
-	{ "rng",                F_RNG,        false, false },
-	{ "serial-log",         F_SERIAL_LOG, true,  false },
-	{ "allow-slow-backend", F_ALLOW_SLOW, false, false },
-	{ "stats",              F_STATS,      true,  false },
-	{ "help",               F_HELP,       false, false },
+static const struct flag flags[] = {
+	{ "kernel",             F_KERNEL,       true,  false, C_RUN },
+	{ "initrd",             F_INITRD,       true,  false, C_RUN },
+	{ "cmdline",            F_CMDLINE,      true,  false, C_RUN },
+	{ "mem",                F_MEM,          true,  false, C_RUN | C_SNAPSHOT | C_RESTORE },
+	{ "cpus",               F_CPUS,         true,  false, C_RUN },
+	{ "disk",               F_DISK,         true,  true,  C_RUN },
+	{ "net",                F_NET,          true,  true,  C_RUN },
+	{ "console",            F_CONSOLE,      true,  false, C_RUN | C_RESTORE },
+	{ "rng",                F_RNG,          false, false, C_RUN },
+	{ "serial-log",         F_SERIAL_LOG,   true,  false, C_RUN | C_RESTORE },
+	{ "allow-slow-backend", F_ALLOW_SLOW,   false, false, C_RUN | C_RESTORE },
+	{ "stats",              F_STATS,        true,  false, C_RUN | C_RESTORE },
+	{ "api-sock",           F_API_SOCK,     true,  false, C_ALL },
+	{ "config-file",        F_CONFIG_FILE,  true,  false, C_RUN },
+	{ "id",                 F_ID,           true,  false, C_RUN | C_RESTORE },
+	{ "state",              F_STATE,        true,  false, C_SNAPSHOT | C_RESTORE },
+	{ "paused",             F_PAUSED,       false, false, C_RESTORE },
+	{ "net-override",       F_NET_OVERRIDE, true,  true,  C_RESTORE },
+	{ "help",               F_HELP,         false, false, C_ALL },
 };
 
 static const char usage_text[] =
 "usage: ringvm run --kernel PATH [options]   boot a Linux guest\n"
-"       ringvm --help | ringvm help          this text\n"
-"       ringvm run --help                    options of `run`\n"
+"       ringvm run --api-sock PATH [options] a VM driven by the control API\n"
+"       ringvm restore --state F --mem F     bring a snapshot back to life\n"
+"       ringvm snapshot --api-sock PATH --state F --mem F\n"
+"                                            snapshot a running VM\n"
+"       ringvm pause|resume --api-sock PATH  pause or resume a running VM\n"
+"       ringvm stats --api-sock PATH         a running VM's counters (JSON)\n"
+"       ringvm --help | ringvm help [COMMAND] this text, or a command's\n"
 "       ringvm --version                     print the version\n"
 "\n"
 "ringvm is a virtual machine monitor on Linux KVM. It boots an unmodified\n"
-"Linux kernel (bzImage) with a serial console and virtio devices.\n"
+"Linux kernel (bzImage) with a serial console and virtio devices, and can\n"
+"be managed over a Firecracker-compatible HTTP API on a Unix socket.\n"
 "Short forms: -h for --help, -V for --version.\n"
-"Run `ringvm run --help` for every option of `run` and its default.\n"
+"Run `ringvm COMMAND --help` for every option of a command.\n"
 "\n"
 "EXIT STATUS\n"
-"  0      the guest powered off or rebooted, or Ctrl-A x was typed\n"
-"  1      usage or setup error (bad option, unreadable kernel, no /dev/kvm);\n"
-"         one line on stderr says what is wrong\n"
+"  0      the guest powered off or rebooted, or Ctrl-A x was typed; for\n"
+"         snapshot, pause, resume and stats: the request succeeded\n"
+"  1      usage or setup error (bad option, unreadable kernel, no /dev/kvm,\n"
+"         a snapshot refused, no ringvm on the socket); one line on stderr\n"
+"         says what is wrong\n"
 "  2      the guest crashed (triple fault, KVM internal error, emulation\n"
 "         failure); a register dump is printed on stderr\n"
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
@@ -74,12 +102,14 @@ static const char usage_text[] =
 
 static const char run_usage_text[] =
 "usage: ringvm run --kernel PATH [options]\n"
+"       ringvm run --api-sock PATH [--config-file FILE] [options]\n"
 "\n"
 "Boots a Linux kernel in a new virtual machine and runs it until the guest\n"
 "powers off, reboots or crashes. Options take `--opt value` or `--opt=value`.\n"
 "\n"
 "  --kernel PATH        Linux kernel to boot: a bzImage, or an ELF vmlinux\n"
-"                       with a PVH entry note (required)\n"
+"                       with a PVH entry note (required unless --api-sock\n"
+"                       or --config-file)\n"
 "  --initrd PATH        initial ramdisk (default: none)\n"
 "  --cmdline STR        kernel command line, passed byte for byte\n"
 "                       (default: empty; ringvm adds nothing, so give\n"
@@ -109,12 +139,24 @@ static const char run_usage_text[] =
 "                       \"NAME VALUE UNIT\" lines: VM exits per vCPU, peak\n"
 "                       RSS, resident guest RAM, per-device requests,\n"
 "                       bytes, notifications, interrupts (default: none)\n"
+"  --api-sock PATH      serve the control API (HTTP/1.1 + JSON, a subset of\n"
+"                       Firecracker's) on a Unix socket created with mode\n"
+"                       0600. Without --kernel, ringvm waits for the\n"
+"                       configuration and InstanceStart (or a snapshot\n"
+"                       load) on it (default: no API)\n"
+"  --config-file FILE   configure the VM from Firecracker's JSON layout\n"
+"                       (boot-source, machine-config, drives,\n"
+"                       network-interfaces, entropy) and start it; not\n"
+"                       with --kernel or device options\n"
+"  --id ID              the instance id GET / reports (default:\n"
+"                       anonymous-instance)\n"
 "  -h, --help           this text\n"
 "\n"
 "CONSOLE\n"
 "  When stdin is a terminal it is put in raw mode for the run and restored\n"
 "  on exit, so Ctrl-C reaches the guest. Escape keys: Ctrl-A x quits\n"
-"  ringvm, Ctrl-A Ctrl-A sends one Ctrl-A to the guest, Ctrl-A h lists them.\n"
+"  ringvm, Ctrl-A p pauses or resumes the guest, Ctrl-A Ctrl-A sends one\n"
+"  Ctrl-A to the guest, Ctrl-A h lists them.\n"
 "\n"
 "PVM HOSTS\n"
 "  On a host whose /dev/kvm is provided by kvm_pvm (no VMX/SVM), a stock\n"
@@ -131,31 +173,94 @@ static const char run_usage_text[] =
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
 "         the guest first)\n";
 
+static const char restore_usage_text[] =
+"usage: ringvm restore --state FILE --mem FILE [options]\n"
+"\n"
+"Builds a VM from a snapshot (ringvm snapshot, or PUT /snapshot/create)\n"
+"in this new process and lets the guest go on where it was: its processes,\n"
+"open files and TCP sessions carry on. The memory file is mapped, not read\n"
+"(and never written): restoring takes as long for 1 GiB as for 64 MiB, and\n"
+"one snapshot can be restored any number of times. Disks are opened again\n"
+"by path, TAP interfaces by name. A snapshot that does not check out (a\n"
+"truncated, corrupted, foreign or newer state file, a memory file of the\n"
+"wrong size, CPU features this host lacks) is refused before anything runs.\n"
+"\n"
+"  --state FILE         the state file (required)\n"
+"  --mem FILE           the memory file (required)\n"
+"  --paused             keep the guest paused (resume it over the API)\n"
+"  --api-sock PATH      serve the control API on PATH (see ringvm run)\n"
+"  --net-override ID=TAP\n"
+"                       open NIC ID (its iface_id, or netN for --net NICs)\n"
+"                       on TAP instead of the name in the snapshot\n"
+"  --console serial|none\n"
+"                       the serial console on stdin/stdout, or not (a\n"
+"                       guest with a virtio console keeps it on stdio)\n"
+"  --serial-log PATH, --stats PATH, --allow-slow-backend, --id ID\n"
+"                       as for ringvm run\n"
+"  -h, --help           this text\n"
+"\n"
+"EXIT STATUS: as for ringvm run.\n";
+
+static const char snapshot_usage_text[] =
+"usage: ringvm snapshot --api-sock PATH --state FILE --mem FILE\n"
+"\n"
+"Takes a Full snapshot of the VM served on PATH: a running guest is paused,\n"
+"saved and resumed (a paused one stays paused). Two files are written, each\n"
+"in place only once both are complete: the state (versioned, checksummed)\n"
+"and guest RAM (sparse where it is zero). Restore with ringvm restore.\n"
+"Exit status 0 on success, 1 with one line on stderr otherwise; the guest\n"
+"keeps running either way.\n";
+
+static const char client_usage_text[] =
+"usage: ringvm pause --api-sock PATH\n"
+"       ringvm resume --api-sock PATH\n"
+"       ringvm stats --api-sock PATH\n"
+"\n"
+"Clients of a running ringvm's control API: pause the guest (every vCPU\n"
+"and device stopped, no CPU used), resume it exactly where it stopped, or\n"
+"print its counters as JSON (GET /stats). Exit status 0 on success, 1\n"
+"with one line on stderr otherwise.\n";
+
 const char *cli_usage(void)
 {
 	return usage_text;
 }
 
-const char *cli_run_usage(void)
+const char *cli_command_usage(enum cli_action cmd)
 {
-	return run_usage_text;
+	switch (cmd) {
+	case CLI_RUN:
+		return run_usage_text;
+	case CLI_RESTORE:
+		return restore_usage_text;
+	case CLI_SNAPSHOT:
+		return snapshot_usage_text;
+	case CLI_PAUSE:
+	case CLI_RESUME:
+	case CLI_STATS:
+		return client_usage_text;
+	default:
+		return usage_text;
+	}
 }
 
-static void config_defaults(struct vm_config *cfg)
+static void opts_defaults(struct cli_opts *o)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->cmdline = "";
-	cfg->mem_size = VM_DEFAULT_MEM;
-	cfg->ncpus = 1;
-	cfg->console = CONSOLE_SERIAL;
+	memset(o, 0, sizeof(*o));
+	o->cfg.cmdline = "";
+	o->cfg.mem_size = VM_DEFAULT_MEM;
+	o->cfg.ncpus = 1;
+	o->cfg.console = CONSOLE_SERIAL;
 }
 
-static const struct flag *find_flag(const char *name, size_t len)
+static const struct flag *find_flag(enum cli_action cmd, const char *name,
+				    size_t len)
 {
-	for (size_t i = 0; i < sizeof(run_flags) / sizeof(run_flags[0]); i++) {
-		if (strlen(run_flags[i].name) == len &&
-		    memcmp(run_flags[i].name, name, len) == 0)
-			return &run_flags[i];
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if ((flags[i].cmds & (1u << cmd)) &&
+		    strlen(flags[i].name) == len &&
+		    memcmp(flags[i].name, name, len) == 0)
+			return &flags[i];
 	}
 	return NULL;
 }
@@ -366,10 +471,31 @@ static int non_empty(const struct flag *f, const char *v, struct rv_err *err)
 	return rv_fail(err, "--%s: empty value", f->name);
 }
 
-/* Applies one flag; value is NULL for flags without one. */
-static int apply_flag(const struct flag *f, char *value, struct vm_config *cfg,
-		      struct rv_err *err)
+/* "ID=TAP" of --net-override. */
+static int parse_override(char *v, struct cli_opts *o, struct rv_err *err)
 {
+	char *eq = strchr(v, '=');
+
+	if (o->n_net_overrides >= VM_MAX_NICS)
+		return rv_fail(err, "--net-override: at most %d", VM_MAX_NICS);
+	if (!eq || eq == v || !eq[1])
+		return rv_fail(err, "--net-override: '%.64s' is not ID=TAP", v);
+	*eq = '\0';
+	if (!valid_ifname(eq + 1))
+		return rv_fail(err, "--net-override: TAP '%.64s' is not a valid interface name",
+			       eq + 1);
+	o->net_override[o->n_net_overrides].id = v;
+	o->net_override[o->n_net_overrides].tap = eq + 1;
+	o->n_net_overrides++;
+	return 0;
+}
+
+/* Applies one flag of command cmd; value is NULL for flags without one. */
+static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
+		      struct cli_opts *o, struct rv_err *err)
+{
+	struct vm_config *cfg = &o->cfg;
+
 	if (f->has_value && f->id != F_CMDLINE && non_empty(f, value, err) < 0)
 		return -1;
 	switch (f->id) {
@@ -383,6 +509,11 @@ static int apply_flag(const struct flag *f, char *value, struct vm_config *cfg,
 		cfg->cmdline = value;
 		return 0;
 	case F_MEM:
+		/* run: the RAM size; snapshot and restore: the memory file. */
+		if (cmd != CLI_RUN) {
+			o->mem_path = value;
+			return 0;
+		}
 		return parse_mem(value, &cfg->mem_size, err);
 	case F_CPUS:
 		return parse_cpus(value, &cfg->ncpus, err);
@@ -391,7 +522,12 @@ static int apply_flag(const struct flag *f, char *value, struct vm_config *cfg,
 	case F_NET:
 		return parse_net(value, cfg, err);
 	case F_CONSOLE:
-		return parse_console(value, &cfg->console, err);
+		o->console_set = true;
+		if (parse_console(value, &cfg->console, err) < 0)
+			return -1;
+		if (cmd == CLI_RESTORE && cfg->console == CONSOLE_VIRTIO)
+			return rv_fail(err, "--console: a restored guest keeps the console it had; give serial or none");
+		return 0;
 	case F_RNG:
 		cfg->rng = true;
 		return 0;
@@ -404,15 +540,68 @@ static int apply_flag(const struct flag *f, char *value, struct vm_config *cfg,
 	case F_STATS:
 		cfg->stats_path = value;
 		return 0;
+	case F_API_SOCK:
+		o->api_sock = value;
+		return 0;
+	case F_CONFIG_FILE:
+		o->config_file = value;
+		return 0;
+	case F_ID:
+		o->id = value;
+		return 0;
+	case F_STATE:
+		o->state_path = value;
+		return 0;
+	case F_PAUSED:
+		o->paused = true;
+		return 0;
+	case F_NET_OVERRIDE:
+		return parse_override(value, o, err);
 	case F_HELP:
 		return 0;
 	}
 	return rv_fail(err, "internal error: unhandled flag --%s", f->name);
 }
 
-static int parse_run(int argc, char *const argv[], enum cli_action *action,
-		     struct vm_config *cfg, struct rv_err *err)
+/* What each command needs beyond well-formed flags. */
+static int check_command(enum cli_action cmd, unsigned int seen,
+			 const struct cli_opts *o, struct rv_err *err)
 {
+	const unsigned int device_flags = 1u << F_KERNEL | 1u << F_INITRD |
+		1u << F_CMDLINE | 1u << F_MEM | 1u << F_CPUS | 1u << F_DISK |
+		1u << F_NET | 1u << F_RNG;
+
+	switch (cmd) {
+	case CLI_RUN:
+		if (o->config_file && (seen & device_flags))
+			return rv_fail(err, "--config-file describes the whole VM: do not give --kernel, --mem, --cpus, --disk, --net, --rng, --initrd or --cmdline with it");
+		if (!o->cfg.kernel && !o->config_file && !o->api_sock)
+			return rv_fail(err, "missing --kernel PATH (or --api-sock PATH to configure the VM over the API, or --config-file FILE)");
+		return 0;
+	case CLI_RESTORE:
+		if (!o->state_path || !o->mem_path)
+			return rv_fail(err, "missing --%s FILE (restore needs --state and --mem)",
+				       o->state_path ? "mem" : "state");
+		return 0;
+	case CLI_SNAPSHOT:
+		if (!o->api_sock)
+			return rv_fail(err, "missing --api-sock PATH (the running ringvm to snapshot)");
+		if (!o->state_path || !o->mem_path)
+			return rv_fail(err, "missing --%s FILE (snapshot needs --state and --mem)",
+				       o->state_path ? "mem" : "state");
+		return 0;
+	default:
+		if (!o->api_sock)
+			return rv_fail(err, "missing --api-sock PATH (the running ringvm to talk to)");
+		return 0;
+	}
+}
+
+static int parse_command(enum cli_action cmd, int argc, char *const argv[],
+			 enum cli_action *action, struct cli_opts *o,
+			 struct rv_err *err)
+{
+	const char *name = argv[1];
 	unsigned int seen = 0;
 
 	for (int i = 2; i < argc; i++) {
@@ -420,22 +609,25 @@ static int parse_run(int argc, char *const argv[], enum cli_action *action,
 		const struct flag *f;
 
 		if (!strcmp(arg, "-h")) {
-			*action = CLI_RUN_HELP;
+			o->help_cmd = cmd;
+			*action = CLI_COMMAND_HELP;
 			return 0;
 		}
 		if (arg[0] != '-')
-			return rv_fail(err, "unexpected argument '%.64s' (ringvm run takes only options)",
-				       arg);
+			return rv_fail(err, "unexpected argument '%.64s' (ringvm %s takes only options)",
+				       arg, name);
 		if (arg[1] != '-')
 			return rv_fail(err, "unknown option '%.64s'",
 				       arg);
 		eq = strchr(arg + 2, '=');
-		f = find_flag(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
+		f = find_flag(cmd, arg + 2, eq ? (size_t)(eq - arg - 2) :
+			      strlen(arg + 2));
 		if (!f)
 			return rv_fail(err, "unknown option '%.*s'",
 				       eq ? (int)(eq - arg) : 64, arg);
 		if (f->id == F_HELP && !eq) {
-			*action = CLI_RUN_HELP;
+			o->help_cmd = cmd;
+			*action = CLI_COMMAND_HELP;
 			return 0;
 		}
 		if (eq && !f->has_value)
@@ -456,21 +648,48 @@ static int parse_run(int argc, char *const argv[], enum cli_action *action,
 		if (!f->repeatable && (seen & 1u << f->id))
 			return rv_fail(err, "--%s given twice", f->name);
 		seen |= 1u << f->id;
-		if (apply_flag(f, value, cfg, err) < 0)
+		if (apply_flag(cmd, f, value, o, err) < 0)
 			return -1;
 	}
-	if (!cfg->kernel)
-		return rv_fail(err, "missing --kernel PATH");
-	*action = CLI_RUN;
+	if (check_command(cmd, seen, o, err) < 0)
+		return -1;
+	*action = cmd;
 	return 0;
 }
 
-/* Help and version take no further arguments, except `ringvm help run`. */
-static int parse_simple(int argc, char *const argv[], enum cli_action act,
-			enum cli_action *action, struct rv_err *err)
+static const struct {
+	const char *name;
+	enum cli_action cmd;
+} commands[] = {
+	{ "run", CLI_RUN },
+	{ "restore", CLI_RESTORE },
+	{ "snapshot", CLI_SNAPSHOT },
+	{ "pause", CLI_PAUSE },
+	{ "resume", CLI_RESUME },
+	{ "stats", CLI_STATS },
+};
+
+static int find_command(const char *name, enum cli_action *cmd)
 {
-	if (act == CLI_HELP && argc == 3 && !strcmp(argv[2], "run")) {
-		*action = CLI_RUN_HELP;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(commands[i].name, name)) {
+			*cmd = commands[i].cmd;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Help and version take no further arguments, except `ringvm help CMD`. */
+static int parse_simple(int argc, char *const argv[], enum cli_action act,
+			enum cli_action *action, struct cli_opts *o,
+			struct rv_err *err)
+{
+	enum cli_action cmd;
+
+	if (act == CLI_HELP && argc == 3 && find_command(argv[2], &cmd) == 0) {
+		o->help_cmd = cmd;
+		*action = CLI_COMMAND_HELP;
 		return 0;
 	}
 	if (argc > 2)
@@ -481,23 +700,24 @@ static int parse_simple(int argc, char *const argv[], enum cli_action act,
 }
 
 int cli_parse(int argc, char *const argv[], enum cli_action *action,
-	      struct vm_config *cfg, struct rv_err *err)
+	      struct cli_opts *o, struct rv_err *err)
 {
-	const char *cmd;
+	enum cli_action cmd;
+	const char *name;
 
-	config_defaults(cfg);
+	opts_defaults(o);
 	if (argc < 2 || !argv[1])
 		return rv_fail(err, "missing command");
-	cmd = argv[1];
-	if (!strcmp(cmd, "run"))
-		return parse_run(argc, argv, action, cfg, err);
-	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
-		return parse_simple(argc, argv, CLI_HELP, action, err);
-	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") ||
-	    !strcmp(cmd, "version"))
-		return parse_simple(argc, argv, CLI_VERSION, action, err);
-	if (cmd[0] == '-')
+	name = argv[1];
+	if (find_command(name, &cmd) == 0)
+		return parse_command(cmd, argc, argv, action, o, err);
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help"))
+		return parse_simple(argc, argv, CLI_HELP, action, o, err);
+	if (!strcmp(name, "--version") || !strcmp(name, "-V") ||
+	    !strcmp(name, "version"))
+		return parse_simple(argc, argv, CLI_VERSION, action, o, err);
+	if (name[0] == '-')
 		return rv_fail(err, "unknown option '%.64s'",
-			       cmd);
-	return rv_fail(err, "unknown command '%.64s'", cmd);
+			       name);
+	return rv_fail(err, "unknown command '%.64s'", name);
 }

@@ -3,30 +3,53 @@
 #ifndef RINGVM_CLI_ARGS_H
 #define RINGVM_CLI_ARGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/version.h"
 #include "vm/config.h"
 
-#define RINGVM_VERSION "0.1.0"
 
+/* The commands, then the other things the command line can ask for. The
+ * commands' values index a bit mask in args.c: keep them first. */
 enum cli_action {
 	CLI_RUN,
+	CLI_RESTORE,
+	CLI_SNAPSHOT,
+	CLI_PAUSE,
+	CLI_RESUME,
+	CLI_STATS,
 	CLI_HELP,          /* ringvm --help / ringvm help */
-	CLI_RUN_HELP,      /* ringvm run --help */
+	CLI_COMMAND_HELP,  /* ringvm COMMAND --help / ringvm help COMMAND */
 	CLI_VERSION,
+};
+
+/* Everything the command line said. */
+struct cli_opts {
+	struct vm_config cfg;       /* run: the VM; restore: its options */
+	const char *api_sock;
+	const char *config_file;
+	const char *id;
+	const char *state_path;     /* snapshot, restore */
+	const char *mem_path;       /* snapshot, restore: the memory file */
+	bool paused;                /* restore */
+	bool console_set;           /* --console given */
+	struct { const char *id, *tap; } net_override[VM_MAX_NICS];
+	unsigned int n_net_overrides;
+	enum cli_action help_cmd;   /* with CLI_COMMAND_HELP */
 };
 
 /* Parses argv (argv[0] is the program name). On error returns -1 with a
  * one-line message naming the offending flag or value.
- * The strings in cfg point into argv. Like getsubopt(3), the values of --disk
- * and --net are split in place (',' becomes NUL), so argv's strings must be
- * writable (main's are) and are parsed once. */
+ * The strings in o point into argv. Like getsubopt(3), the values of --disk,
+ * --net and --net-override are split in place (',' and '=' become NUL), so
+ * argv's strings must be writable (main's are) and are parsed once. */
 int cli_parse(int argc, char *const argv[], enum cli_action *action,
-	      struct vm_config *cfg, struct rv_err *err);
+	      struct cli_opts *o, struct rv_err *err);
 
 /* Usage texts (what --help prints, exit codes included). */
 const char *cli_usage(void);
-const char *cli_run_usage(void);
+const char *cli_command_usage(enum cli_action cmd);
 
 #endif

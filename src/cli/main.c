@@ -1,23 +1,23 @@
-/* ringvm: parse the command line, build the VM, run it, map the outcome to
- * an exit status. */
+/* ringvm: parse the command line and hand over to the command: run or
+ * restore a VM (cli/run.c), or talk to a running one (cli/client.c). */
 #include <signal.h>
 #include <stdio.h>
 
 #include "cli/args.h"
+#include "cli/client.h"
+#include "cli/run.h"
 #include "vm/vm.h"
 
 int main(int argc, char *argv[])
 {
-	struct vm_config cfg;
+	struct cli_opts opts;
 	enum cli_action action;
 	struct rv_err err = { { 0 } };
-	struct vm *vm;
-	int status;
 
-	/* A closed stdout must not kill the VMM mid-write. */
+	/* A closed stdout or API client must not kill the VMM mid-write. */
 	signal(SIGPIPE, SIG_IGN);
 
-	if (cli_parse(argc, argv, &action, &cfg, &err) < 0) {
+	if (cli_parse(argc, argv, &action, &opts, &err) < 0) {
 		fprintf(stderr, "ringvm: %s (see 'ringvm --help')\n", err.msg);
 		return RINGVM_EXIT_SETUP;
 	}
@@ -25,22 +25,20 @@ int main(int argc, char *argv[])
 	case CLI_HELP:
 		fputs(cli_usage(), stdout);
 		return RINGVM_EXIT_OK;
-	case CLI_RUN_HELP:
-		fputs(cli_run_usage(), stdout);
+	case CLI_COMMAND_HELP:
+		fputs(cli_command_usage(opts.help_cmd), stdout);
 		return RINGVM_EXIT_OK;
 	case CLI_VERSION:
 		printf("ringvm %s\n", RINGVM_VERSION);
 		return RINGVM_EXIT_OK;
 	case CLI_RUN:
-		break;
+	case CLI_RESTORE:
+		return cli_run(action, &opts);
+	case CLI_SNAPSHOT:
+	case CLI_PAUSE:
+	case CLI_RESUME:
+	case CLI_STATS:
+		return cli_client(action, &opts);
 	}
-	if (vm_create(&cfg, &vm, &err) < 0) {
-		fprintf(stderr, "ringvm: %s\n", err.msg);
-		return RINGVM_EXIT_SETUP;
-	}
-	status = vm_run(vm, &err);
-	if (status == RINGVM_EXIT_SETUP)
-		fprintf(stderr, "ringvm: %s\n", err.msg);
-	vm_destroy(vm);
-	return status;
+	return RINGVM_EXIT_SETUP;
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "bus/vm_ctl.h"
+#include "state/state.h"
+#include "util/err.h"
 
 struct acpi_pm {
 	struct vm_ctl ctl;
@@ -17,8 +19,14 @@ struct acpi_pm {
 
 void acpi_pm_init(struct acpi_pm *pm, struct vm_ctl ctl, uint8_t s5_slp_typ,
 		  uint8_t reset_value);
-/* io_bus callback for 3 ports: +0 sleep control, +1 sleep status, +2 reset. */
+/* io_bus callback for 4 ports: +0 sleep control, +1 sleep status, +2 reset,
+ * +3 the firmware stub's reset port (X86_PORT_FW_RESET). */
 void acpi_pm_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len,
 		bool is_write);
+
+/* Snapshot: section "acpi_pm" (the device has no state to keep). */
+void acpi_pm_save(struct acpi_pm *pm, struct state_writer *w);
+int acpi_pm_load(struct acpi_pm *pm, const struct state_reader *r,
+		 struct rv_err *err);
 
 #endif

@@ -3,10 +3,11 @@
  * always empty and received bytes are available as soon as they are queued. */
 #include "devices/uart8250.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
+
+#include "util/out_queue.h"
 
 /* Register offsets (DLAB = LCR bit 7 selects the divisor latch at 0/1). */
 #define REG_RBR_THR_DLL 0
@@ -67,8 +68,10 @@
 struct uart8250 {
 	pthread_mutex_t lock;
 	struct irq_line irq;
-	int out_fd;
-	int log_fd;
+	/* Transmitted bytes go through queues drained by their own threads:
+	 * a vCPU writing THR never waits on a terminal or a pipe. */
+	struct out_queue *out;
+	struct out_queue *log;
 
 	uint8_t ier, lcr, mcr, msr, scr, dll, dlm;
 	bool fifo_on;
@@ -83,6 +86,7 @@ struct uart8250 {
 struct uart8250 *uart8250_new(struct irq_line irq, int out_fd, int log_fd)
 {
 	struct uart8250 *u = calloc(1, sizeof(*u));
+	struct rv_err err;
 
 	if (!u)
 		return NULL;
@@ -90,9 +94,18 @@ struct uart8250 *uart8250_new(struct irq_line irq, int out_fd, int log_fd)
 		free(u);
 		return NULL;
 	}
+	if ((out_fd >= 0 &&
+	     !(u->out = out_queue_new(out_fd, OUT_QUEUE_DEFAULT_CAP,
+				      OUT_QUEUE_DEFAULT_WAIT_MS, "com1-out",
+				      &err))) ||
+	    (log_fd >= 0 &&
+	     !(u->log = out_queue_new(log_fd, OUT_QUEUE_DEFAULT_CAP,
+				      OUT_QUEUE_DEFAULT_WAIT_MS, "com1-log",
+				      &err)))) {
+		uart8250_free(u);
+		return NULL;
+	}
 	u->irq = irq;
-	u->out_fd = out_fd;
-	u->log_fd = log_fd;
 	u->msr = MSR_IDLE;
 	u->dll = 12;    /* 9600 baud, what firmware leaves behind */
 	u->lcr = 0x03;  /* 8N1 */
@@ -103,8 +116,21 @@ void uart8250_free(struct uart8250 *u)
 {
 	if (!u)
 		return;
+	out_queue_free(u->out);
+	out_queue_free(u->log);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
+}
+
+int uart8250_flush(struct uart8250 *u, int timeout_ms)
+{
+	int rc = 0;
+
+	if (u->out && out_queue_flush(u->out, timeout_ms) < 0)
+		rc = -1;
+	if (u->log && out_queue_flush(u->log, timeout_ms) < 0)
+		rc = -1;
+	return rc;
 }
 
 /* Without FIFOs (16450 mode) the receiver holds a single byte. */
@@ -161,17 +187,12 @@ static void update_irq(struct uart8250 *u)
 	}
 }
 
-/* Best effort: a console that went away must not stop the guest, so errors
- * (EPIPE, EAGAIN, EIO...) drop the byte. The VMM ignores SIGPIPE. */
-static void put_byte(int fd, uint8_t c)
+/* Best effort: a console that went away or stopped reading must not stop
+ * the guest (out_queue drops what it cannot pass on). */
+static void put_byte(struct out_queue *q, uint8_t c)
 {
-	ssize_t r;
-
-	if (fd < 0)
-		return;
-	do {
-		r = write(fd, &c, 1);
-	} while (r < 0 && errno == EINTR);
+	if (q)
+		out_queue_write(q, &c, 1);
 }
 
 /* Modem inputs: in loopback the MCR outputs are wired back to them. */
@@ -212,8 +233,8 @@ static void write_thr(struct uart8250 *u, uint8_t c)
 		if (!rx_push(u, c))
 			u->overrun = true;
 	} else {
-		put_byte(u->out_fd, c);
-		put_byte(u->log_fd, c);
+		put_byte(u->out, c);
+		put_byte(u->log, c);
 	}
 	u->thr_ipending = true;   /* the byte left at once */
 }
@@ -366,4 +387,66 @@ size_t uart8250_rx_space(struct uart8250 *u)
 	space = (u->mcr & MCR_LOOP) ? 0 : rx_capacity(u) - u->rx_count;
 	pthread_mutex_unlock(&u->lock);
 	return space;
+}
+
+/* ---- snapshot ---- */
+
+#define UART_SECTION_VERSION 1
+
+void uart8250_save(struct uart8250 *u, struct state_writer *w,
+		   const char *name)
+{
+	pthread_mutex_lock(&u->lock);
+	state_begin(w, name, UART_SECTION_VERSION);
+	state_put_u8(w, u->ier);
+	state_put_u8(w, u->lcr);
+	state_put_u8(w, u->mcr);
+	state_put_u8(w, u->msr);
+	state_put_u8(w, u->scr);
+	state_put_u8(w, u->dll);
+	state_put_u8(w, u->dlm);
+	state_put_bool(w, u->fifo_on);
+	state_put_bool(w, u->overrun);
+	state_put_bool(w, u->thr_ipending);
+	state_put_bool(w, u->irq_level);
+	state_put_u32(w, u->rx_count);
+	for (unsigned int i = 0; i < u->rx_count; i++)
+		state_put_u8(w, u->rx[(u->rx_head + i) % RX_FIFO_SIZE]);
+	state_end(w);
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart8250_load(struct uart8250 *u, const struct state_reader *r,
+		  const char *name, struct rv_err *err)
+{
+	struct state_cursor c;
+	uint8_t rx[RX_FIFO_SIZE];
+	uint32_t n;
+
+	if (state_section(r, name, UART_SECTION_VERSION, &c, NULL, err) < 0)
+		return -1;
+	pthread_mutex_lock(&u->lock);
+	u->ier = state_get_u8(&c) & IER_MASK;
+	u->lcr = state_get_u8(&c);
+	u->mcr = state_get_u8(&c) & MCR_MASK;
+	u->msr = state_get_u8(&c);
+	u->scr = state_get_u8(&c);
+	u->dll = state_get_u8(&c);
+	u->dlm = state_get_u8(&c);
+	u->fifo_on = state_get_bool(&c);
+	u->overrun = state_get_bool(&c);
+	u->thr_ipending = state_get_bool(&c);
+	/* Matches the interrupt controller's restored line state. */
+	u->irq_level = state_get_bool(&c);
+	n = state_get_u32(&c);
+	if (n > rx_capacity(u)) {
+		state_cursor_reject(&c, "receive FIFO holds more than it can");
+		n = 0;
+	}
+	state_get_bytes(&c, rx, n);
+	memcpy(u->rx, rx, n);
+	u->rx_head = 0;
+	u->rx_count = c.bad ? 0 : n;
+	pthread_mutex_unlock(&u->lock);
+	return state_cursor_finish(&c, err);
 }

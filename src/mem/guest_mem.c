@@ -3,9 +3,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
-		  unsigned int nr, struct rv_err *err)
+/* Anonymous memory (fd < 0), or the file fd mapped privately with the
+ * regions back to back from offset 0. */
+static int map_regions(struct guest_mem *gm, const struct guest_region *layout,
+		       unsigned int nr, int fd, struct rv_err *err)
 {
+	uint64_t off = 0;
+
 	memset(gm, 0, sizeof(*gm));
 	if (nr == 0 || nr > GUEST_MEM_MAX_REGIONS)
 		return rv_fail(err, "guest memory: %u regions (1..%d allowed)",
@@ -30,21 +34,42 @@ int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
 			}
 		}
 		/* NORESERVE: guest RAM is touched lazily; untouched pages cost
-		 * nothing, which is what keeps the VMM's RSS honest. */
-		p = mmap(NULL, l->size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		 * nothing, which is what keeps the VMM's RSS honest. A file is
+		 * mapped privately: the guest's writes never reach it, and
+		 * pages are read in on first touch, so mapping is as quick
+		 * for 1 GiB as for 1 MiB. */
+		if (fd < 0)
+			p = mmap(NULL, l->size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		else
+			p = mmap(NULL, l->size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)off);
 		if (p == MAP_FAILED) {
 			guest_mem_unmap(gm);
 			return rv_fail_errno(err, "cannot map %llu MiB of guest memory",
 					     (unsigned long long)(l->size >> 20));
 		}
-		madvise(p, l->size, MADV_MERGEABLE);
+		if (fd < 0)
+			madvise(p, l->size, MADV_MERGEABLE);
+		off += l->size;
 		gm->region[i] = *l;
 		gm->region[i].hva = p;
 		gm->nr = i + 1;
 		gm->ram_size += l->size;
 	}
 	return 0;
+}
+
+int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
+		  unsigned int nr, struct rv_err *err)
+{
+	return map_regions(gm, layout, nr, -1, err);
+}
+
+int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
+		       unsigned int nr, int fd, struct rv_err *err)
+{
+	return map_regions(gm, layout, nr, fd, err);
 }
 
 void guest_mem_unmap(struct guest_mem *gm)

@@ -28,7 +28,20 @@ struct guest_mem {
  * overlap and sizes must be page multiples. */
 int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
 		  unsigned int nr, struct rv_err *err);
+/* The same, backed by a memory file (ringvm's snapshot layout: the regions
+ * back to back from offset 0) mapped MAP_PRIVATE: restore time does not
+ * grow with guest RAM, and the file stays as it was (restore it again). The
+ * caller checks the file's size; fd may be closed afterwards. */
+int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
+		       unsigned int nr, int fd, struct rv_err *err);
 void guest_mem_unmap(struct guest_mem *gm);
+
+/* Writes guest RAM to a new memory file at path (mode 0600): regions back
+ * to back, zero pages left as holes. Atomic like a state file: a temporary
+ * file, fsync, rename; on failure an existing file at path is untouched.
+ * *written_bytes (may be NULL) receives the bytes of data written. */
+int guest_mem_save_file(const struct guest_mem *gm, const char *path,
+			uint64_t *written_bytes, struct rv_err *err);
 
 /* Host pointer for [gpa, gpa + len) if that range lies wholly inside one
  * region; NULL otherwise (including on arithmetic overflow). len 0 is

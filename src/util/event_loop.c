@@ -34,14 +34,19 @@ struct ev_loop {
 	pthread_t thread;
 	bool started;
 	bool stop;                 /* under lock */
+	bool paused;               /* under lock: dispatch no handler */
+	bool parked;               /* under lock: the thread is waiting paused */
 	/* Held while handlers run; ev_loop_del takes it to wait them out.
 	 * Recursive: a handler may add or delete registrations. */
 	pthread_mutex_t dispatch;
-	pthread_mutex_t lock;      /* regs list, calls, stop */
+	pthread_mutex_t lock;      /* regs lists, calls, stop, paused */
 	pthread_cond_t call_done;
-	struct ev_reg *regs;       /* freed only with the loop: a stale event
-				    * from the current batch must find its dead
-				    * registration, not a reused one */
+	pthread_cond_t kick;       /* wakes a paused loop: calls, resume, stop */
+	struct ev_reg *regs;       /* live registrations */
+	/* Deleted ones wait here until the batch that may still name them in
+	 * its events is over (see reap_dead), so a stale event finds a dead
+	 * registration, never freed or reused memory. */
+	struct ev_reg *dead;
 	struct ev_call *calls;
 };
 
@@ -73,6 +78,7 @@ struct ev_loop *ev_loop_new(const char *name, struct rv_err *err)
 	pthread_mutexattr_destroy(&a);
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->call_done, NULL);
+	pthread_cond_init(&l->kick, NULL);
 	return l;
 fail:
 	if (l->epfd >= 0)
@@ -83,22 +89,29 @@ fail:
 	return NULL;
 }
 
+static void free_list(struct ev_reg *r)
+{
+	while (r) {
+		struct ev_reg *next = r->next;
+
+		free(r);
+		r = next;
+	}
+}
+
 void ev_loop_free(struct ev_loop *l)
 {
 	if (!l)
 		return;
 	ev_loop_stop(l);
-	while (l->regs) {
-		struct ev_reg *r = l->regs;
-
-		l->regs = r->next;
-		free(r);
-	}
+	free_list(l->regs);
+	free_list(l->dead);
 	close(l->epfd);
 	close(l->wakefd);
 	pthread_mutex_destroy(&l->dispatch);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->call_done);
+	pthread_cond_destroy(&l->kick);
 	free(l);
 }
 
@@ -128,7 +141,7 @@ int ev_loop_add(struct ev_loop *l, int fd, uint32_t events, ev_handler_fn fn,
 static struct ev_reg *find_live(struct ev_loop *l, int fd)
 {
 	for (struct ev_reg *r = l->regs; r; r = r->next)
-		if (r->live && r->fd == fd)
+		if (r->fd == fd)
 			return r;
 	return NULL;
 }
@@ -149,19 +162,54 @@ int ev_loop_mod(struct ev_loop *l, int fd, uint32_t events,
 
 void ev_loop_del(struct ev_loop *l, int fd)
 {
-	struct ev_reg *r;
+	struct ev_reg **pp;
 
 	/* Taking dispatch first waits out a handler running on the loop
 	 * thread (or is a no-op when called from one). */
 	pthread_mutex_lock(&l->dispatch);
 	pthread_mutex_lock(&l->lock);
-	r = find_live(l, fd);
-	if (r) {
+	for (pp = &l->regs; *pp; pp = &(*pp)->next) {
+		struct ev_reg *r = *pp;
+
+		if (r->fd != fd)
+			continue;
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 		r->live = false;
+		*pp = r->next;
+		r->next = l->dead;
+		l->dead = r;
+		break;
 	}
 	pthread_mutex_unlock(&l->lock);
 	pthread_mutex_unlock(&l->dispatch);
+}
+
+/* Frees the registrations deleted so far. Called with dispatch held at the
+ * end of a batch: events of the next epoll_wait can only name fds still in
+ * the epoll set, and a registration deleted while that wait runs joins the
+ * dead list after this point, to be freed at the end of the next batch. */
+static void reap_dead(struct ev_loop *l)
+{
+	struct ev_reg *dead;
+
+	pthread_mutex_lock(&l->lock);
+	dead = l->dead;
+	l->dead = NULL;
+	pthread_mutex_unlock(&l->lock);
+	free_list(dead);
+}
+
+unsigned int ev_loop_registrations(struct ev_loop *l)
+{
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (struct ev_reg *r = l->regs; r; r = r->next)
+		n++;
+	for (struct ev_reg *r = l->dead; r; r = r->next)
+		n++;
+	pthread_mutex_unlock(&l->lock);
+	return n;
 }
 
 static void run_calls(struct ev_loop *l)
@@ -205,8 +253,33 @@ int ev_loop_run_once(struct ev_loop *l, int timeout_ms)
 		r->fn(r->opaque, ev[i].events);
 		ran++;
 	}
+	reap_dead(l);
 	pthread_mutex_unlock(&l->dispatch);
 	return ran;
+}
+
+/* While paused the thread runs no handler, only calls (a device reset or
+ * teardown must still reach it), and waits without spinning: fds stay in
+ * the epoll set, their readiness waits for the resume. */
+static void wait_while_paused(struct ev_loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->paused && !l->stop) {
+		l->parked = true;
+		pthread_cond_broadcast(&l->call_done);
+		if (l->calls) {
+			pthread_mutex_unlock(&l->lock);
+			pthread_mutex_lock(&l->dispatch);
+			run_calls(l);
+			reap_dead(l);
+			pthread_mutex_unlock(&l->dispatch);
+			pthread_mutex_lock(&l->lock);
+			continue;
+		}
+		pthread_cond_wait(&l->kick, &l->lock);
+	}
+	l->parked = false;
+	pthread_mutex_unlock(&l->lock);
 }
 
 static void *loop_thread(void *arg)
@@ -220,6 +293,7 @@ static void *loop_thread(void *arg)
 	for (;;) {
 		bool stop;
 
+		wait_while_paused(l);
 		pthread_mutex_lock(&l->lock);
 		stop = l->stop;
 		pthread_mutex_unlock(&l->lock);
@@ -260,11 +334,36 @@ void ev_loop_stop(struct ev_loop *l)
 		return;
 	pthread_mutex_lock(&l->lock);
 	l->stop = true;
+	pthread_cond_broadcast(&l->kick);
 	pthread_mutex_unlock(&l->lock);
 	wake(l);
 	pthread_join(l->thread, NULL);
 	l->started = false;
 	l->stop = false;
+	l->paused = false;
+}
+
+void ev_loop_pause(struct ev_loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->paused = true;
+	pthread_mutex_unlock(&l->lock);
+	if (!l->started || ev_loop_on_thread(l))
+		return;
+	wake(l);
+	/* Wait until the thread is parked: no handler is running then. */
+	pthread_mutex_lock(&l->lock);
+	while (l->paused && !l->parked && l->started && !l->stop)
+		pthread_cond_wait(&l->call_done, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void ev_loop_resume(struct ev_loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->paused = false;
+	pthread_cond_broadcast(&l->kick);
+	pthread_mutex_unlock(&l->lock);
 }
 
 bool ev_loop_on_thread(const struct ev_loop *l)
@@ -283,6 +382,7 @@ void ev_loop_call(struct ev_loop *l, void (*fn)(void *), void *opaque)
 	pthread_mutex_lock(&l->lock);
 	c.next = l->calls;
 	l->calls = &c;
+	pthread_cond_broadcast(&l->kick);
 	pthread_mutex_unlock(&l->lock);
 	wake(l);
 	pthread_mutex_lock(&l->lock);

@@ -41,4 +41,15 @@ void ev_loop_call(struct ev_loop *l, void (*fn)(void *), void *opaque);
 
 bool ev_loop_on_thread(const struct ev_loop *l);
 
+/* Pause: on return no handler of the loop runs (one that was running has
+ * finished) until ev_loop_resume; fds stay registered and their events
+ * wait. ev_loop_call still works while paused. Not from the loop's own
+ * thread except to mark it paused for after the current handler. */
+void ev_loop_pause(struct ev_loop *l);
+void ev_loop_resume(struct ev_loop *l);
+
+/* Registrations held (live, plus deleted ones not yet freed): a guest that
+ * resets its devices in a loop must not make this grow. */
+unsigned int ev_loop_registrations(struct ev_loop *l);
+
 #endif

@@ -12,7 +12,8 @@ int file_read_all(const char *path, const char *what, size_t max,
 	struct stat st;
 	uint8_t *p;
 	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must be refused below, not block the open. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0)
 		return rv_fail_errno(err, "cannot open %s %s", what, path);

@@ -52,6 +52,9 @@ enum term_esc_action term_escape_feed(struct term_escape *e, uint8_t c,
 	case 'H':
 	case '?':
 		return TERM_ESC_HELP;
+	case 'p':
+	case 'P':
+		return TERM_ESC_PAUSE;
 	case TERM_ESCAPE_CHAR:
 		out[(*nout)++] = TERM_ESCAPE_CHAR;
 		return TERM_ESC_NONE;

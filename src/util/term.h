@@ -34,6 +34,7 @@ enum term_esc_action {
 	TERM_ESC_NONE,
 	TERM_ESC_QUIT,   /* Ctrl-A x */
 	TERM_ESC_HELP,   /* Ctrl-A h: the caller prints the escape keys */
+	TERM_ESC_PAUSE,  /* Ctrl-A p: pause the guest, or resume it */
 };
 
 struct term_escape {

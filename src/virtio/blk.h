@@ -8,6 +8,7 @@
 
 #include "bus/msix.h"
 #include "mem/guest_mem.h"
+#include "state/state.h"
 #include "util/err.h"
 #include "virtio/virtio_pci.h"
 
@@ -62,6 +63,13 @@ struct virtio_pci *virtio_blk_transport(struct virtio_blk *b);
 /* "NAME VALUE UNIT" lines (NAME prefixed with prefix): requests, bytes,
  * flushes, kicks, interrupts, errors. */
 void virtio_blk_print_stats(struct virtio_blk *b, const char *prefix, FILE *out);
+/* Snapshot: sections "<name>.blk" and "<name>.virtio" (the transport),
+ * from a paused VM; load into a new device on the same image (its size
+ * must not have changed). */
+void virtio_blk_save(struct virtio_blk *b, struct state_writer *w,
+		     const char *name);
+int virtio_blk_load(struct virtio_blk *b, const struct state_reader *r,
+		    const char *name, struct rv_err *err);
 /* True when requests go through io_uring, false for the preadv/pwritev
  * back end (force_sync, or io_uring unavailable: see why_sync). */
 bool virtio_blk_uses_uring(const struct virtio_blk *b);

@@ -343,11 +343,32 @@ static void con_reset(void *dev)
 	c->vq[RXQ] = c->vq[TXQ] = NULL;
 }
 
+/* Every chain is returned in the handler that took it: pausing is only
+ * stopping the I/O thread. Input typed meanwhile waits in in_buf. */
+static void con_pause(void *dev)
+{
+	ev_loop_pause(((struct virtio_console *)dev)->loop);
+}
+
+static void con_resume(void *dev)
+{
+	struct virtio_console *c = dev;
+	uint64_t one = 1;
+
+	ev_loop_resume(c->loop);
+	/* Input that arrived while paused. */
+	if (write(c->in_evfd, &one, sizeof(one)) < 0) {
+		/* saturated: pending anyway */
+	}
+}
+
 static const struct virtio_dev_ops con_ops = {
 	.config_read = con_config_read,
 	.set_features = con_set_features,
 	.activate = con_activate,
 	.reset = con_reset,
+	.pause = con_pause,
+	.resume = con_resume,
 };
 
 /* ---- construction ---- */
@@ -450,4 +471,40 @@ void virtio_console_print_stats(struct virtio_console *c, const char *prefix,
 
 	virtio_dev_print_stats(out, prefix, rows,
 			       sizeof(rows) / sizeof(rows[0]));
+}
+
+/* ---- snapshot ---- */
+
+#define CON_SECTION_VERSION 1
+
+void virtio_console_save(struct virtio_console *c, struct state_writer *w,
+			 const char *name)
+{
+	char sec[STATE_NAME_MAX + 1];
+
+	snprintf(sec, sizeof(sec), "%s.console", name);
+	state_begin(w, sec, CON_SECTION_VERSION);
+	/* The terminal size the guest was told (input not yet delivered is
+	 * the host's, not the guest's: it stays behind). */
+	state_put_bytes(w, c->config, CON_CONFIG_LEN);
+	state_end(w);
+	virtio_pci_save(&c->t, w, name);
+}
+
+int virtio_console_load(struct virtio_console *c,
+			const struct state_reader *r, const char *name,
+			struct rv_err *err)
+{
+	char sec[STATE_NAME_MAX + 1];
+	struct state_cursor cur;
+	uint8_t cfg[CON_CONFIG_LEN];
+
+	snprintf(sec, sizeof(sec), "%s.console", name);
+	if (state_section(r, sec, CON_SECTION_VERSION, &cur, NULL, err) < 0)
+		return -1;
+	state_get_bytes(&cur, cfg, sizeof(cfg));
+	if (state_cursor_finish(&cur, err) < 0)
+		return -1;
+	memcpy(c->config, cfg, sizeof(cfg));
+	return virtio_pci_load(&c->t, r, name, err);
 }

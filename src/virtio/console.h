@@ -28,5 +28,11 @@ size_t virtio_console_input(struct virtio_console *c, const uint8_t *buf,
 			    size_t n);
 void virtio_console_print_stats(struct virtio_console *c, const char *prefix,
 				FILE *out);
+/* Snapshot: "<name>.console" (config space) and "<name>.virtio". */
+void virtio_console_save(struct virtio_console *c, struct state_writer *w,
+			 const char *name);
+int virtio_console_load(struct virtio_console *c,
+			const struct state_reader *r, const char *name,
+			struct rv_err *err);
 
 #endif

@@ -114,6 +114,9 @@ struct virtio_net {
 	size_t pkt_len, pkt_done, bounce_base;
 	struct held *held;          /* qsize entries */
 	unsigned int nheld;
+	/* A bad chain was given back between held ones: they are not the
+	 * last chains taken, so a pause cannot simply untake them. */
+	bool held_gap;
 	uint8_t *bounce;            /* NET_MAX_PKT */
 	uint8_t *txbuf;             /* NET_MAX_PKT: chains with > IOV_MAX segs */
 
@@ -275,6 +278,8 @@ static enum rx_take rx_take(struct virtio_net *n, struct virtq_chain *c,
 		stat_add(&n->st.rx_bad_chains, 1);
 		virtq_push(vq, c->head, 0);
 		*pushed = true;
+		if (n->rx_pending)
+			n->held_gap = true;
 	}
 }
 
@@ -428,6 +433,7 @@ static void rx_process(struct virtio_net *n)
 		}
 		n->have_first = false;
 		n->rx_pending = true;
+		n->held_gap = false;
 		n->pkt_len = (size_t)got;
 		n->pkt_done = n->first.in_len;
 		n->held[0] = (struct held){ n->first.head,
@@ -516,11 +522,54 @@ static void net_reset(void *dev)
 		n->vq[q] = NULL;
 }
 
+/* On the I/O thread, pausing: give back the receive chains held for the
+ * next packet (untaken, so the ring indices say it all) and drop a packet
+ * half spread over chains (a lost frame, as on a real link). */
+static void rx_release(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	struct virtq *vq = n->vq[RXQ];
+
+	if (!vq)
+		return;
+	/* The receive chain in `first` is always the last one taken. */
+	if (n->have_first)
+		virtq_unpop(vq, 1);
+	n->have_first = false;
+	if (n->rx_pending) {
+		if (!n->held_gap) {
+			virtq_unpop(vq, (uint16_t)n->nheld);
+		} else {
+			for (unsigned int i = 0; i < n->nheld; i++)
+				virtq_push(vq, n->held[i].head, 0);
+			net_irq(n, RXQ);
+		}
+		stat_add(&n->st.rx_dropped, 1);
+	}
+	n->rx_pending = false;
+	n->nheld = 0;
+}
+
+static void net_pause(void *dev)
+{
+	struct virtio_net *n = dev;
+
+	ev_loop_call(n->loop, rx_release, n);
+	ev_loop_pause(n->loop);
+}
+
+static void net_resume(void *dev)
+{
+	ev_loop_resume(((struct virtio_net *)dev)->loop);
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.config_read = net_config_read,
 	.set_features = net_set_features,
 	.activate = net_activate,
 	.reset = net_reset,
+	.pause = net_pause,
+	.resume = net_resume,
 };
 
 /* ---- construction ---- */
@@ -661,4 +710,40 @@ void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 
 	virtio_dev_print_stats(out, prefix, rows,
 			       sizeof(rows) / sizeof(rows[0]));
+}
+
+/* ---- snapshot ---- */
+
+#define NET_SECTION_VERSION 1
+
+void virtio_net_save(struct virtio_net *n, struct state_writer *w,
+		     const char *name)
+{
+	char sec[STATE_NAME_MAX + 1];
+
+	snprintf(sec, sizeof(sec), "%s.net", name);
+	state_begin(w, sec, NET_SECTION_VERSION);
+	state_put_bytes(w, n->config, NET_CONFIG_LEN);
+	state_end(w);
+	virtio_pci_save(&n->t, w, name);
+}
+
+int virtio_net_load(struct virtio_net *n, const struct state_reader *r,
+		    const char *name, struct rv_err *err)
+{
+	char sec[STATE_NAME_MAX + 1];
+	uint8_t cfg[NET_CONFIG_LEN];
+	struct state_cursor c;
+
+	snprintf(sec, sizeof(sec), "%s.net", name);
+	if (state_section(r, sec, NET_SECTION_VERSION, &c, NULL, err) < 0)
+		return -1;
+	state_get_bytes(&c, cfg, sizeof(cfg));
+	/* The driver read its MAC once: the restored NIC must keep it. */
+	if (!c.bad && memcmp(cfg, n->config, 6))
+		state_cursor_reject(&c, "the NIC's MAC address differs");
+	if (state_cursor_finish(&c, err) < 0)
+		return -1;
+	memcpy(n->config, cfg, sizeof(cfg));
+	return virtio_pci_load(&n->t, r, name, err);
 }

@@ -8,6 +8,7 @@
 
 #include "bus/msix.h"
 #include "mem/guest_mem.h"
+#include "state/state.h"
 #include "util/err.h"
 #include "virtio/virtio_pci.h"
 
@@ -28,5 +29,11 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 void virtio_net_free(struct virtio_net *n);
 struct virtio_pci *virtio_net_transport(struct virtio_net *n);
 void virtio_net_print_stats(struct virtio_net *n, const char *prefix, FILE *out);
+/* Snapshot: "<name>.net" (config space) and "<name>.virtio"; load into a
+ * new device with the same MAC (its TAP is opened by name as usual). */
+void virtio_net_save(struct virtio_net *n, struct state_writer *w,
+		     const char *name);
+int virtio_net_load(struct virtio_net *n, const struct state_reader *r,
+		    const char *name, struct rv_err *err);
 
 #endif

@@ -16,5 +16,10 @@ struct virtio_rng *virtio_rng_new(const struct guest_mem *mem,
 void virtio_rng_free(struct virtio_rng *r);
 struct virtio_pci *virtio_rng_transport(struct virtio_rng *r);
 void virtio_rng_print_stats(struct virtio_rng *r, const char *prefix, FILE *out);
+/* Snapshot: "<name>.rng" (empty: no state of its own) and "<name>.virtio". */
+void virtio_rng_save(struct virtio_rng *r, struct state_writer *w,
+		     const char *name);
+int virtio_rng_load(struct virtio_rng *r, const struct state_reader *rd,
+		    const char *name, struct rv_err *err);
 
 #endif

@@ -25,6 +25,7 @@
 #include "bus/msix.h"
 #include "bus/pci.h"
 #include "mem/guest_mem.h"
+#include "state/state.h"
 #include "util/err.h"
 #include "virtio/virtqueue.h"
 
@@ -80,6 +81,13 @@ struct virtio_dev_ops {
 	 * no longer touches its queues or guest memory and holds no requests.
 	 * Called only after a successful activate. */
 	void (*reset)(void *dev);
+	/* The VM pauses (virtio_pci_pause, from the vm layer, not under the
+	 * transport lock; active or not): on return every request the device
+	 * took is completed, chains it held unfilled are given back
+	 * (virtq_unpop), and it touches neither its queues nor guest memory
+	 * until resume. Then its queue state is all in the ring indices. */
+	void (*pause)(void *dev);
+	void (*resume)(void *dev);
 };
 
 struct virtio_pci_queue {
@@ -155,6 +163,23 @@ void virtio_pci_config_irq(struct virtio_pci *t);
 /* The device cannot go on (e.g. a broken ring): DEVICE_NEEDS_RESET and a
  * configuration interrupt, as virtio 1.2 2.1.2 describes. Any thread. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
+
+/* VM pause and resume (see virtio_dev_ops.pause). Resume re-kicks every
+ * enabled queue: what the guest queued meanwhile gets processed. */
+void virtio_pci_pause(struct virtio_pci *t);
+void virtio_pci_resume(struct virtio_pci *t);
+/* Signals every enabled queue's kick eventfd. */
+void virtio_pci_kick_all(struct virtio_pci *t);
+
+/* Snapshot of the transport (section "<name>.virtio"), from a paused VM.
+ * Load into a new, never-activated device built with the same
+ * configuration; an active device comes back up with its rings as saved.
+ * Call after the device's own load (its config), since activation may use
+ * it. */
+void virtio_pci_save(struct virtio_pci *t, struct state_writer *w,
+		     const char *name);
+int virtio_pci_load(struct virtio_pci *t, const struct state_reader *r,
+		    const char *name, struct rv_err *err);
 
 /* The BAR0 io_bus callback (dev = struct virtio_pci). */
 void virtio_pci_bar_io(void *dev, uint64_t off, uint8_t *data, uint32_t len,

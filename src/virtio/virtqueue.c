@@ -384,3 +384,41 @@ size_t virtq_chain_write(const struct virtq_chain *c, size_t skip,
 {
 	return iov_copy(c->iov + c->nout, c->nin, skip, (void *)src, len, true);
 }
+
+void virtq_unpop(struct virtq *vq, uint16_t n)
+{
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
+}
+
+void virtq_get_indices(const struct virtq *vq, struct virtq_indices *ix)
+{
+	*ix = (struct virtq_indices){
+		.last_avail = vq->last_avail,
+		.used_idx = vq->used_idx,
+		.signalled_used = vq->signalled_used,
+		.signalled_valid = vq->signalled_valid,
+		.broken = vq->broken,
+	};
+}
+
+int virtq_set_indices(struct virtq *vq, const struct virtq_indices *ix,
+		      struct rv_err *err)
+{
+	uint16_t used_in_ring = load16(used_idx(vq), __ATOMIC_ACQUIRE);
+	uint16_t avail_in_ring = load16(avail_idx(vq), __ATOMIC_ACQUIRE);
+
+	if (used_in_ring != ix->used_idx)
+		return rv_fail(err, "virtqueue: used index %u in the snapshot, %u in guest memory",
+			       ix->used_idx, used_in_ring);
+	if ((uint16_t)(avail_in_ring - ix->last_avail) > vq->size ||
+	    (uint16_t)(ix->last_avail - ix->used_idx) > vq->size)
+		return rv_fail(err, "virtqueue: indices avail %u / taken %u / used %u do not fit a queue of %u",
+			       avail_in_ring, ix->last_avail, ix->used_idx,
+			       vq->size);
+	vq->last_avail = ix->last_avail;
+	vq->used_idx = ix->used_idx;
+	vq->signalled_used = ix->signalled_used;
+	vq->signalled_valid = ix->signalled_valid;
+	vq->broken = ix->broken;
+	return 0;
+}

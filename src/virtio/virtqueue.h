@@ -103,6 +103,25 @@ bool virtq_should_notify(struct virtq *vq);
 void virtq_disable_notify(struct virtq *vq);
 bool virtq_enable_notify(struct virtq *vq);
 
+/* Gives back the last n chains taken and not yet returned: they become
+ * available again, in the same order. For a device pausing with chains it
+ * held but had not filled (a receive buffer waiting for a packet), so its
+ * state is all in the ring indices. n must not exceed what it holds. */
+void virtq_unpop(struct virtq *vq, uint16_t n);
+
+/* The device side of a queue, for snapshots. */
+struct virtq_indices {
+	uint16_t last_avail, used_idx, signalled_used;
+	bool signalled_valid, broken;
+};
+
+void virtq_get_indices(const struct virtq *vq, struct virtq_indices *ix);
+/* After virtq_init on a restored ring: continue from ix. Refuses indices
+ * that contradict the ring in guest memory (used_idx must be what the used
+ * ring says; at most size chains can be outstanding). */
+int virtq_set_indices(struct virtq *vq, const struct virtq_indices *ix,
+		      struct rv_err *err);
+
 /* Available chains not yet taken (0 if broken). */
 uint16_t virtq_avail_count(struct virtq *vq);
 

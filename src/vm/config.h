@@ -21,12 +21,15 @@ struct disk_config {
 	const char *path;
 	bool readonly;
 	bool direct;     /* O_DIRECT */
+	bool sync;       /* preadv/pwritev instead of io_uring */
+	const char *id;  /* the control API's drive_id; NULL: "diskN" */
 };
 
 struct nic_config {
 	const char *tap;     /* host TAP interface name */
 	uint8_t mac[6];
 	bool mac_set;
+	const char *id;      /* the control API's iface_id; NULL: "netN" */
 };
 
 struct vm_config {

@@ -75,7 +75,9 @@ int machine_create(struct machine *m, int kvm_fd,
 	m->stop_efd = -1;
 	m->irqchip = o->irqchip;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->pause_cv, NULL);
 	atomic_init(&m->outcome, OUTCOME_RUNNING);
+	atomic_init(&m->pause_req, false);
 	io_bus_init(&m->pio);
 	io_bus_init(&m->mmio);
 
@@ -107,7 +109,8 @@ int machine_create(struct machine *m, int kvm_fd,
 	if (create_irqchip(m, err) < 0)
 		goto fail;
 	nr = x86_ram_layout(o->mem_size, layout);
-	if (guest_mem_map(&m->mem, layout, nr, err) < 0)
+	if ((o->mem_fd > 0 ? guest_mem_map_file(&m->mem, layout, nr, o->mem_fd, err) :
+	     guest_mem_map(&m->mem, layout, nr, err)) < 0)
 		goto fail;
 	if (add_memslots(m, err) < 0 || get_supported_cpuid(m, err) < 0)
 		goto fail;
@@ -142,6 +145,7 @@ void machine_destroy(struct machine *m)
 	if (m->stop_efd >= 0)
 		close(m->stop_efd);
 	m->stop_efd = -1;
+	pthread_cond_destroy(&m->pause_cv);
 	pthread_mutex_destroy(&m->lock);
 }
 
@@ -188,15 +192,24 @@ void machine_join(struct machine *m)
 
 void machine_stop(struct machine *m, enum machine_outcome o)
 {
+	machine_stop_why(m, o, NULL);
+}
+
+void machine_stop_why(struct machine *m, enum machine_outcome o,
+		      const char *why)
+{
 	int expected = OUTCOME_RUNNING;
 	uint64_t one = 1;
 
 	if (!atomic_compare_exchange_strong(&m->outcome, &expected, (int)o))
 		return;
+	atomic_store(&m->stop_why, why);
 	pthread_mutex_lock(&m->lock);
 	for (unsigned int i = 0; i < m->nvcpus; i++)
 		if (m->vcpu[i].started)
 			vcpu_kick(&m->vcpu[i]);
+	/* Parked vCPUs and a waiting machine_pause see the outcome. */
+	pthread_cond_broadcast(&m->pause_cv);
 	pthread_mutex_unlock(&m->lock);
 	if (write(m->stop_efd, &one, sizeof(one)) < 0) {
 		/* The counter cannot overflow with one write per VM; nothing
@@ -204,9 +217,55 @@ void machine_stop(struct machine *m, enum machine_outcome o)
 	}
 }
 
-static void ctl_request(void *ctx, enum vm_request req)
+int machine_pause(struct machine *m)
 {
-	machine_stop(ctx, req == VM_REQ_REBOOT ? OUTCOME_REBOOT : OUTCOME_POWEROFF);
+	unsigned int started = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&m->lock);
+	atomic_store(&m->pause_req, true);
+	for (unsigned int i = 0; i < m->nvcpus; i++) {
+		if (m->vcpu[i].started) {
+			vcpu_kick(&m->vcpu[i]);
+			started++;
+		}
+	}
+	while (m->parked < started && machine_outcome(m) == OUTCOME_RUNNING)
+		pthread_cond_wait(&m->pause_cv, &m->lock);
+	if (machine_outcome(m) != OUTCOME_RUNNING) {
+		atomic_store(&m->pause_req, false);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+void machine_resume(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	atomic_store(&m->pause_req, false);
+	pthread_cond_broadcast(&m->pause_cv);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Called by a vCPU thread after KVM_RUN returned EINTR with a pause asked
+ * for: its state is consistent now. Returns when resumed or stopped. */
+void machine_park_vcpu(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->parked++;
+	pthread_cond_broadcast(&m->pause_cv);
+	while (atomic_load(&m->pause_req) &&
+	       machine_outcome(m) == OUTCOME_RUNNING)
+		pthread_cond_wait(&m->pause_cv, &m->lock);
+	m->parked--;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void ctl_request(void *ctx, enum vm_request req, const char *why)
+{
+	machine_stop_why(ctx, req == VM_REQ_REBOOT ? OUTCOME_REBOOT :
+			 OUTCOME_POWEROFF, why);
 }
 
 struct vm_ctl machine_vm_ctl(struct machine *m)

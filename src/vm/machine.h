@@ -42,16 +42,24 @@ struct machine {
 	unsigned int nvcpus;
 
 	/* Stop latch: the first outcome wins; later ones are ignored. */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;     /* also guards the pause fields below */
 	atomic_int outcome;      /* enum machine_outcome */
 	int stop_signal;         /* with OUTCOME_SIGNAL */
+	const char *_Atomic stop_why; /* what stopped it (a literal), or NULL */
 	int stop_efd;            /* eventfd: wakes the main loop on stop */
+
+	/* Pause: vCPU threads park outside KVM_RUN while pause_req is set. */
+	atomic_bool pause_req;
+	unsigned int parked;      /* vCPU threads parked now */
+	pthread_cond_t pause_cv;  /* parked changed, or pause_req cleared */
 };
 
 struct machine_opts {
 	uint64_t mem_size;
 	unsigned int nvcpus;
 	bool irqchip;
+	int mem_fd;      /* > 0: guest RAM mapped privately from this memory
+			  * file (a snapshot's); 0 or -1: anonymous */
 };
 
 /* Creates the VM, its RAM and (optionally) irqchip + PIT, and the vCPU fds
@@ -68,10 +76,22 @@ void machine_join(struct machine *m);
 /* Latches the outcome (first caller wins) and kicks every vCPU out of
  * KVM_RUN. Safe from any thread. */
 void machine_stop(struct machine *m, enum machine_outcome o);
+/* The same, naming the mechanism ("i8042 reset line"); why is kept. */
+void machine_stop_why(struct machine *m, enum machine_outcome o,
+		      const char *why);
 static inline enum machine_outcome machine_outcome(struct machine *m)
 {
 	return (enum machine_outcome)atomic_load(&m->outcome);
 }
+
+/* Parks every vCPU outside KVM_RUN, each after an exit that completed its
+ * last instruction (KVM's rule for consistent state), and waits until all
+ * are parked. -1 if the machine stopped meanwhile. Not from a vCPU thread. */
+int machine_pause(struct machine *m);
+/* Lets parked vCPUs run on exactly where they stopped. */
+void machine_resume(struct machine *m);
+/* For vcpu.c's run loop only (see machine_pause). */
+void machine_park_vcpu(struct machine *m);
 
 /* Adapters handed to devices. */
 struct vm_ctl machine_vm_ctl(struct machine *m);

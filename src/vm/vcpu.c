@@ -98,12 +98,12 @@ static void handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
 	bool is_write = r->io.direction == KVM_EXIT_IO_OUT;
 
-	v->stats.io++;
+	vcpu_stat_inc(&v->stats.io);
 	/* "ins"/"outs" with a rep prefix arrive as count accesses in a row. */
 	for (uint32_t i = 0; i < r->io.count; i++) {
 		if (!io_bus_access(&v->m->pio, r->io.port, data, r->io.size,
 				   is_write))
-			v->stats.unclaimed_io++;
+			vcpu_stat_inc(&v->stats.unclaimed_io);
 		data += r->io.size;
 	}
 }
@@ -112,22 +112,22 @@ static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 
-	v->stats.mmio++;
+	vcpu_stat_inc(&v->stats.mmio);
 	if (r->mmio.len > sizeof(r->mmio.data))
 		return;
 	if (!io_bus_access(&v->m->mmio, r->mmio.phys_addr, r->mmio.data,
 			   r->mmio.len, r->mmio.is_write))
-		v->stats.unclaimed_io++;
+		vcpu_stat_inc(&v->stats.unclaimed_io);
 }
 
 static void handle_system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		machine_stop(v->m, OUTCOME_POWEROFF);
+		machine_stop_why(v->m, OUTCOME_POWEROFF, "KVM shutdown event");
 		break;
 	case KVM_SYSTEM_EVENT_RESET:
-		machine_stop(v->m, OUTCOME_REBOOT);
+		machine_stop_why(v->m, OUTCOME_REBOOT, "KVM reset event");
 		break;
 	case KVM_SYSTEM_EVENT_CRASH:
 		crash(v, "guest reported a crash (KVM_SYSTEM_EVENT_CRASH)");
@@ -157,7 +157,7 @@ static bool handle_exit(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 
-	v->stats.exits++;
+	vcpu_stat_inc(&v->stats.exits);
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(v);
@@ -166,7 +166,7 @@ static bool handle_exit(struct vcpu *v)
 		handle_mmio(v);
 		return true;
 	case KVM_EXIT_INTR:
-		v->stats.intr++;
+		vcpu_stat_inc(&v->stats.intr);
 		return true;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel irqchip: nothing can wake the CPU. */
@@ -200,11 +200,24 @@ void vcpu_run_loop(struct vcpu *v)
 	sigdelset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
+	/* A VM restored paused starts with its vCPUs parked; the state they
+	 * were given is consistent as it is. */
+	if (atomic_load(&v->m->pause_req))
+		machine_park_vcpu(v->m);
+
 	while (machine_outcome(v->m) == OUTCOME_RUNNING) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				/* Clear before reading the requests: a kick that
+				 * lands after this re-arms immediate_exit, so the
+				 * next KVM_RUN comes straight back. */
 				__atomic_store_n(&v->run->immediate_exit, 0,
 						 __ATOMIC_SEQ_CST);
+				/* Only here, after an EINTR, is the last exit's
+				 * instruction complete (KVM re-entered): the state
+				 * a snapshot reads is consistent. */
+				if (atomic_load(&v->m->pause_req))
+					machine_park_vcpu(v->m);
 				if (machine_outcome(v->m) == OUTCOME_RUNNING)
 					continue;
 				break;

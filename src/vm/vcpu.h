@@ -5,6 +5,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,14 +13,20 @@
 
 struct machine;
 
-/* Exit accounting, written only by the vCPU's own thread. */
+/* Exit accounting, written only by the vCPU's own thread and read live by
+ * the control API (GET /stats): relaxed atomics, no ordering needed. */
 struct vcpu_stats {
-	uint64_t exits;
-	uint64_t io;
-	uint64_t mmio;
-	uint64_t intr;
-	uint64_t unclaimed_io;   /* accesses no device answered */
+	atomic_uint_fast64_t exits;
+	atomic_uint_fast64_t io;
+	atomic_uint_fast64_t mmio;
+	atomic_uint_fast64_t intr;
+	atomic_uint_fast64_t unclaimed_io;   /* accesses no device answered */
 };
+
+static inline void vcpu_stat_inc(atomic_uint_fast64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
 
 struct vcpu {
 	struct machine *m;

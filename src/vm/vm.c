@@ -19,6 +19,7 @@
 #include "vm/kvm_sys.h"
 #include "vm/machine.h"
 #include "vm/vcpu.h"
+#include "vm/config_state.h"
 #include "vm/vm_internal.h"
 
 #define KERNEL_MAX_BYTES (512u << 20)
@@ -74,6 +75,7 @@ static int add_devices(struct vm *vm, struct rv_err *err)
 	if (!vm->uart)
 		return rv_fail(err, "out of memory for the serial port");
 	i8042_init(&vm->kbd, machine_vm_ctl(m));
+	i8042_set_irq(&vm->kbd, machine_irq_line(m, X86_IRQ_KBD));
 	acpi_pm_init(&vm->pm, machine_vm_ctl(m), X86_ACPI_S5_SLP_TYP,
 		     X86_ACPI_RESET_VALUE);
 	if (io_bus_add(&m->pio, X86_PORT_COM1, 8, uart8250_io, vm->uart,
@@ -82,7 +84,7 @@ static int add_devices(struct vm *vm, struct rv_err *err)
 		       &vm->kbd, "i8042-data", err) < 0 ||
 	    io_bus_add(&m->pio, X86_PORT_I8042_CMD, 1, i8042_cmd_io,
 		       &vm->kbd, "i8042-cmd", err) < 0 ||
-	    io_bus_add(&m->pio, X86_PORT_ACPI_SLEEP_CTL, 3, acpi_pm_io,
+	    io_bus_add(&m->pio, X86_PORT_ACPI_SLEEP_CTL, 4, acpi_pm_io,
 		       &vm->pm, "acpi-pm", err) < 0)
 		return -1;
 	return 0;
@@ -158,20 +160,28 @@ static int setup_vcpus(struct vm *vm, struct rv_err *err)
 	return x86_vcpu_boot_regs(m->vcpu[0].fd, &m->mem, &vm->boot, err);
 }
 
-int vm_create(const struct vm_config *cfg, struct vm **out, struct rv_err *err)
+/* What booting and restoring share: KVM, the machine with its RAM
+ * (anonymous, or a snapshot's memory file when mem_fd > 0), the PC devices
+ * and the virtio functions in configuration order. On failure everything
+ * built so far is undone and vm is freed. */
+struct vm *vm_build(const struct vm_config *cfg, int mem_fd,
+		    struct rv_err *err)
 {
 	struct machine_opts mo = { .mem_size = cfg->mem_size,
-				   .nvcpus = cfg->ncpus, .irqchip = true };
+				   .nvcpus = cfg->ncpus, .irqchip = true,
+				   .mem_fd = mem_fd };
 	struct vm *vm;
-	uint64_t rsdp = 0;
 
-	if (check_host_memory(cfg->mem_size, err) < 0)
-		return -1;
+	if (mem_fd <= 0 && check_host_memory(cfg->mem_size, err) < 0)
+		return NULL;
 	vm = calloc(1, sizeof(*vm));
-	if (!vm)
-		return rv_fail(err, "out of memory");
+	if (!vm) {
+		rv_fail(err, "out of memory");
+		return NULL;
+	}
 	vm->cfg = cfg;
 	vm->log_fd = -1;
+	pthread_mutex_init(&vm->ctl_lock, NULL);
 	/* RINGVM_KVM_DEVICE: another KVM node (tests use a missing one). */
 	vm->kvm_fd = kvm_open(getenv("RINGVM_KVM_DEVICE") ?
 			      getenv("RINGVM_KVM_DEVICE") : "/dev/kvm", err);
@@ -184,15 +194,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out, struct rv_err *err)
 		goto fail_kvm;
 	if (machine_create(&vm->m, vm->kvm_fd, &mo, err) < 0)
 		goto fail_log;
+	x86_vcpu_caps_probe(vm->kvm_fd, vm->m.vm_fd, &vm->caps);
 	if (add_devices(vm, err) < 0)
 		goto fail_machine;
 	vm->devs_created = true;
-	if (vm_devices_create(vm, err) < 0 ||
-	    load_acpi(vm, &rsdp, err) < 0 ||
-	    load_kernel(vm, rsdp, err) < 0 || setup_vcpus(vm, err) < 0)
+	if (vm_devices_create(vm, err) < 0)
 		goto fail_machine;
-	*out = vm;
-	return 0;
+	return vm;
 
 fail_machine:
 	if (vm->devs_created)
@@ -206,14 +214,36 @@ fail_log:
 fail_kvm:
 	close(vm->kvm_fd);
 fail_free:
+	pthread_mutex_destroy(&vm->ctl_lock);
 	free(vm);
-	return -1;
+	return NULL;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, struct rv_err *err)
+{
+	struct vm *vm = vm_build(cfg, -1, err);
+	uint64_t rsdp = 0;
+
+	if (!vm)
+		return -1;
+	if (load_acpi(vm, &rsdp, err) < 0 ||
+	    load_kernel(vm, rsdp, err) < 0 || setup_vcpus(vm, err) < 0) {
+		vm_destroy(vm);
+		return -1;
+	}
+	*out = vm;
+	return 0;
 }
 
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Parked vCPU threads must see the stop before anything goes. */
+	if (vm->started && machine_outcome(&vm->m) == OUTCOME_RUNNING) {
+		machine_stop(&vm->m, OUTCOME_SIGNAL);
+		machine_join(&vm->m);
+	}
 	/* Devices stop their I/O threads before guest memory goes away. */
 	if (vm->devs_created)
 		vm_devices_destroy(vm);
@@ -223,5 +253,10 @@ void vm_destroy(struct vm *vm)
 	if (vm->log_fd >= 0)
 		close(vm->log_fd);
 	close(vm->kvm_fd);
+	if (vm->cfg_store) {
+		vm_config_store_free(vm->cfg_store);
+		free(vm->cfg_store);
+	}
+	pthread_mutex_destroy(&vm->ctl_lock);
 	free(vm);
 }

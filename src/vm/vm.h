@@ -3,6 +3,10 @@
 #ifndef RINGVM_VM_VM_H
 #define RINGVM_VM_VM_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
 #include "util/err.h"
 #include "vm/config.h"
 
@@ -13,10 +17,71 @@
 
 struct vm;
 
+/* Boots cfg's kernel. */
 int vm_create(const struct vm_config *cfg, struct vm **out,
 	      struct rv_err *err);
+
+struct vm_restore_opts {
+	const char *state_path;
+	const char *mem_path;
+	bool paused;                 /* stay paused until vm_resume */
+	bool console_set;            /* console: serial or none on stdio */
+	enum console_mode console;
+	const char *serial_log;
+	const char *stats_path;
+	bool allow_slow_backend;
+	/* TAP renames (Firecracker's network_overrides), by NIC id (the
+	 * API's iface_id, or "netN" for --net NICs). */
+	struct { const char *id; const char *tap; } tap_override[VM_MAX_NICS];
+	unsigned int n_tap_overrides;
+};
+
+/* Builds a VM from a snapshot (see vm_restore.c for what is checked);
+ * vm_run then continues the guest where it was. */
+int vm_restore(const struct vm_restore_opts *o, struct vm **out,
+	       struct rv_err *err);
+
 /* Runs until the guest stops; returns the process exit status. */
 int vm_run(struct vm *vm, struct rv_err *err);
+/* fn(ctx, 0) is called from vm_run once the vCPU threads exist (parked,
+ * for a VM restored paused), fn(ctx, -1) if vm_run fails before: the
+ * control API answers InstanceStart only then. Set before vm_run. */
+void vm_on_started(struct vm *vm, void (*fn)(void *ctx, int rc), void *ctx);
+
+/* Ctrl+Alt+Del on the guest's keyboard (Firecracker's SendCtrlAltDel). */
+int vm_send_ctrl_alt_del(struct vm *vm, struct rv_err *err);
 void vm_destroy(struct vm *vm);
+
+enum vm_run_state {
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,
+	VM_STATE_STOPPED,
+};
+
+/* Any thread but a vCPU's. Pausing a paused VM or resuming a running one
+ * succeeds and does nothing. */
+enum vm_run_state vm_state(struct vm *vm);
+int vm_pause(struct vm *vm, struct rv_err *err);
+int vm_resume(struct vm *vm, struct rv_err *err);
+
+struct vm_snapshot_info {
+	uint64_t state_bytes;        /* size of the state file */
+	uint64_t mem_bytes;          /* guest RAM (the memory file's size) */
+	uint64_t mem_data_bytes;     /* of which not holes */
+};
+
+/* A Full snapshot of a paused VM to two new files (see vm_snapshot.c);
+ * on failure neither file is left behind and the VM is as it was. */
+int vm_snapshot(struct vm *vm, const char *state_path, const char *mem_path,
+		struct vm_snapshot_info *info, struct rv_err *err);
+
+/* The guest's configuration (after a restore: the snapshot's). */
+const struct vm_config *vm_config_of(const struct vm *vm);
+/* The --stats counters as "NAME VALUE UNIT" lines; any time (live values
+ * while the guest runs). */
+void vm_write_stats(struct vm *vm, FILE *out);
+
+/* The MAC NIC i has (given, or chosen by ringvm). */
+void vm_nic_mac(const struct vm *vm, unsigned int i, uint8_t mac[6]);
 
 #endif

@@ -58,19 +58,45 @@ static struct vm_vdev *vdev_begin(struct vm *vm, enum vdev_kind kind,
 	return v;
 }
 
+/* What the vm layer does with each kind of device, in one table instead
+ * of a switch per operation. */
+struct vdev_ops {
+	struct virtio_pci *(*transport)(void *dev);
+	void (*free)(void *dev);
+	void (*print_stats)(void *dev, const char *prefix, FILE *out);
+	void (*save)(void *dev, struct state_writer *w, const char *name);
+	int (*load)(void *dev, const struct state_reader *r, const char *name,
+		    struct rv_err *err);
+};
+
+#define VDEV_OPS(k)						\
+static struct virtio_pci *k##_transport_(void *d)			\
+{ return virtio_##k##_transport(d); }					\
+static void k##_free_(void *d) { virtio_##k##_free(d); }		\
+static void k##_stats_(void *d, const char *p, FILE *o)		\
+{ virtio_##k##_print_stats(d, p, o); }					\
+static void k##_save_(void *d, struct state_writer *w, const char *n)	\
+{ virtio_##k##_save(d, w, n); }						\
+static int k##_load_(void *d, const struct state_reader *r,		\
+		     const char *n, struct rv_err *e)			\
+{ return virtio_##k##_load(d, r, n, e); }
+
+VDEV_OPS(blk)
+VDEV_OPS(net)
+VDEV_OPS(rng)
+VDEV_OPS(console)
+
+#define KIND(k) { k##_transport_, k##_free_, k##_stats_, k##_save_, k##_load_ }
+static const struct vdev_ops kinds[] = {
+	[VDEV_BLK] = KIND(blk),
+	[VDEV_NET] = KIND(net),
+	[VDEV_RNG] = KIND(rng),
+	[VDEV_CONSOLE] = KIND(console),
+};
+
 static struct virtio_pci *vdev_transport(const struct vm_vdev *v)
 {
-	switch (v->kind) {
-	case VDEV_BLK:
-		return virtio_blk_transport(v->dev);
-	case VDEV_NET:
-		return virtio_net_transport(v->dev);
-	case VDEV_RNG:
-		return virtio_rng_transport(v->dev);
-	case VDEV_CONSOLE:
-		return virtio_console_transport(v->dev);
-	}
-	return NULL;
+	return kinds[v->kind].transport(v->dev);
 }
 
 /* Takes the device its constructor returned (NULL: it failed and said why
@@ -93,20 +119,7 @@ static int vdev_commit(struct vm *vm, struct vm_vdev *v, void *dev,
 
 static void vdev_free(struct vm_vdev *v)
 {
-	switch (v->kind) {
-	case VDEV_BLK:
-		virtio_blk_free(v->dev);
-		break;
-	case VDEV_NET:
-		virtio_net_free(v->dev);
-		break;
-	case VDEV_RNG:
-		virtio_rng_free(v->dev);
-		break;
-	case VDEV_CONSOLE:
-		virtio_console_free(v->dev);
-		break;
-	}
+	kinds[v->kind].free(v->dev);
 	msi_vectors_free(&v->vec);
 }
 
@@ -118,7 +131,7 @@ static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
 	struct virtio_blk_opts o = {
 		.path = dc->path, .readonly = dc->readonly, .direct = dc->direct,
 		.nqueues = nq, .queue_size = BLK_QUEUE_SIZE, .index = i,
-		.force_sync = getenv("RINGVM_BLK_SYNC") != NULL,
+		.force_sync = dc->sync || getenv("RINGVM_BLK_SYNC") != NULL,
 	};
 	char name[16];
 	struct vm_vdev *v;
@@ -150,6 +163,7 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 		memcpy(o.mac, nc->mac, 6);
 	else
 		random_mac(o.mac);
+	memcpy(vm->nic_mac[i], o.mac, 6);   /* a snapshot keeps it */
 	snprintf(name, sizeof(name), "net%u", i);
 	v = vdev_begin(vm, VDEV_NET, name, 2, err);
 	if (!v)
@@ -223,19 +237,39 @@ void vm_devices_print_stats(struct vm *vm, FILE *out)
 	for (unsigned int i = 0; i < vm->devs.n; i++) {
 		struct vm_vdev *v = &vm->devs.vdev[i];
 
-		switch (v->kind) {
-		case VDEV_BLK:
-			virtio_blk_print_stats(v->dev, v->name, out);
-			break;
-		case VDEV_NET:
-			virtio_net_print_stats(v->dev, v->name, out);
-			break;
-		case VDEV_RNG:
-			virtio_rng_print_stats(v->dev, v->name, out);
-			break;
-		case VDEV_CONSOLE:
-			virtio_console_print_stats(v->dev, v->name, out);
-			break;
-		}
+		kinds[v->kind].print_stats(v->dev, v->name, out);
 	}
+}
+
+void vm_devices_pause(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++)
+		virtio_pci_pause(vm->devs.vdev[i].t);
+}
+
+void vm_devices_resume(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++)
+		virtio_pci_resume(vm->devs.vdev[i].t);
+}
+
+void vm_devices_save(struct vm *vm, struct state_writer *w)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++) {
+		struct vm_vdev *v = &vm->devs.vdev[i];
+
+		kinds[v->kind].save(v->dev, w, v->name);
+	}
+}
+
+int vm_devices_load(struct vm *vm, const struct state_reader *r,
+		    struct rv_err *err)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++) {
+		struct vm_vdev *v = &vm->devs.vdev[i];
+
+		if (kinds[v->kind].load(v->dev, r, v->name, err) < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "bus/pci.h"
+#include "state/state.h"
 #include "util/err.h"
 #include "vm/msi_routes.h"
 
@@ -38,5 +39,13 @@ struct vm_devices {
 int vm_devices_create(struct vm *vm, struct rv_err *err);
 void vm_devices_destroy(struct vm *vm);
 void vm_devices_print_stats(struct vm *vm, FILE *out);
+/* VM pause/resume: every device quiesced (see virtio_dev_ops.pause). */
+void vm_devices_pause(struct vm *vm);
+void vm_devices_resume(struct vm *vm);
+/* Snapshot: each device's sections, by its name (blk0, net0, ...). Load
+ * into devices just built from the same configuration. */
+void vm_devices_save(struct vm *vm, struct state_writer *w);
+int vm_devices_load(struct vm *vm, const struct state_reader *r,
+		    struct rv_err *err);
 
 #endif

@@ -42,9 +42,24 @@ static int block_signals(sigset_t *set, struct rv_err *err)
 	return 0;
 }
 
-/* Feeds what stdin gave us to the UART as far as its FIFO allows. */
+static void toggle_pause(struct vm *vm)
+{
+	struct rv_err err;
+	bool pause = vm_state(vm) == VM_STATE_RUNNING;
+
+	if ((pause ? vm_pause(vm, &err) : vm_resume(vm, &err)) < 0)
+		fprintf(stderr, "\r\nringvm: %s\r\n", err.msg);
+	else
+		fprintf(stderr, pause ? "\r\nringvm: paused (Ctrl-A p resumes)\r\n" :
+			"\r\nringvm: resumed\r\n");
+}
+
+/* Feeds what stdin gave us to the UART as far as its FIFO allows. Held
+ * while the VM is paused: a paused machine's devices do not change. */
 static void console_push(struct vm *vm, struct console_in *c)
 {
+	if (atomic_load(&vm->paused))
+		return;
 	while (c->off < c->npending) {
 		size_t n = vm->devs.console ?
 			virtio_console_input(vm->devs.console, c->pending + c->off,
@@ -82,8 +97,11 @@ static void console_read(struct vm *vm, struct console_in *c)
 			machine_stop(&vm->m, OUTCOME_SIGNAL);
 			return;
 		case TERM_ESC_HELP:
-			fputs("\r\nringvm: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A\r\n",
+			fputs("\r\nringvm: Ctrl-A x quits, Ctrl-A p pauses or resumes, Ctrl-A Ctrl-A sends Ctrl-A\r\n",
 			      stderr);
+			break;
+		case TERM_ESC_PAUSE:
+			toggle_pause(vm);
 			break;
 		default:
 			for (size_t j = 0; j < nout; j++)
@@ -99,7 +117,8 @@ static int exit_status(struct vm *vm)
 	case OUTCOME_POWEROFF:
 		return RINGVM_EXIT_OK;
 	case OUTCOME_REBOOT:
-		fprintf(stderr, "ringvm: guest rebooted; exiting\n");
+		fprintf(stderr, "ringvm: guest rebooted (%s); exiting\n",
+			vm->m.stop_why ? vm->m.stop_why : "reset");
 		return RINGVM_EXIT_OK;
 	case OUTCOME_CRASH:
 		return RINGVM_EXIT_CRASH;
@@ -116,6 +135,18 @@ static int exit_status(struct vm *vm)
 	}
 }
 
+void vm_on_started(struct vm *vm, void (*fn)(void *ctx, int rc), void *ctx)
+{
+	vm->started_fn = fn;
+	vm->started_ctx = ctx;
+}
+
+static void tell_started(struct vm *vm, int rc)
+{
+	if (vm->started_fn)
+		vm->started_fn(vm->started_ctx, rc);
+}
+
 int vm_run(struct vm *vm, struct rv_err *err)
 {
 	struct console_in con = { 0 };
@@ -124,16 +155,20 @@ int vm_run(struct vm *vm, struct rv_err *err)
 	int sfd, status;
 	bool use_stdin = vm->cfg->console != CONSOLE_NONE;
 
-	if (block_signals(&sigs, err) < 0)
+	if (block_signals(&sigs, err) < 0) {
+		tell_started(vm, -1);
 		return RINGVM_EXIT_SETUP;
+	}
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		rv_fail_errno(err, "signalfd");
+		tell_started(vm, -1);
 		return RINGVM_EXIT_SETUP;
 	}
 	con.open = use_stdin;
 	if (use_stdin && term_raw_enter(STDIN_FILENO, &term, err) < 0) {
 		close(sfd);
+		tell_started(vm, -1);
 		return RINGVM_EXIT_SETUP;
 	}
 	con.raw = use_stdin && term.active;
@@ -141,8 +176,11 @@ int vm_run(struct vm *vm, struct rv_err *err)
 		if (con.raw)
 			term_restore(&term);
 		close(sfd);
+		tell_started(vm, -1);
 		return RINGVM_EXIT_SETUP;
 	}
+	vm->started = true;
+	tell_started(vm, 0);
 	while (machine_outcome(&vm->m) == OUTCOME_RUNNING) {
 		struct pollfd pfd[3] = {
 			[POLL_STOP] = { .fd = vm->m.stop_efd, .events = POLLIN },
@@ -151,7 +189,8 @@ int vm_run(struct vm *vm, struct rv_err *err)
 		};
 		/* With input still queued, wait for FIFO room by polling at a
 		 * modest rate instead of reading more. */
-		int timeout = con.npending ? 10 : -1;
+		int timeout = !con.npending ? -1 :
+			      atomic_load(&vm->paused) ? 250 : 10;
 
 		if (con.open && !con.npending)
 			pfd[POLL_STDIN].fd = STDIN_FILENO;

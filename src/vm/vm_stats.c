@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "vm/vm.h"
 #include "vm/vm_internal.h"
 #include "vm/vcpu.h"
 
@@ -48,11 +49,12 @@ void vm_write_stats(struct vm *vm, FILE *out)
 	for (unsigned int i = 0; i < vm->m.nvcpus; i++) {
 		const struct vcpu_stats *s = &vm->m.vcpu[i].stats;
 
-		fprintf(out, "vcpu%u_exits %llu count\n", i, (unsigned long long)s->exits);
-		fprintf(out, "vcpu%u_io_exits %llu count\n", i, (unsigned long long)s->io);
-		fprintf(out, "vcpu%u_mmio_exits %llu count\n", i, (unsigned long long)s->mmio);
+		fprintf(out, "vcpu%u_exits %llu count\n", i, (unsigned long long)atomic_load_explicit(&s->exits, memory_order_relaxed));
+		fprintf(out, "vcpu%u_io_exits %llu count\n", i, (unsigned long long)atomic_load_explicit(&s->io, memory_order_relaxed));
+		fprintf(out, "vcpu%u_mmio_exits %llu count\n", i, (unsigned long long)atomic_load_explicit(&s->mmio, memory_order_relaxed));
 		fprintf(out, "vcpu%u_unclaimed_io %llu count\n", i,
-			(unsigned long long)s->unclaimed_io);
+			(unsigned long long)atomic_load_explicit(&s->unclaimed_io,
+								 memory_order_relaxed));
 	}
 	vm_devices_print_stats(vm, out);
 }

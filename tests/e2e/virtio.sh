@@ -10,6 +10,7 @@
 # tests: e2e/virtio-net-ping e2e/virtio-net-tcp-guest-to-host
 # tests: e2e/virtio-net-tcp-host-to-guest e2e/virtio-reset-rebind
 # tests: e2e/virtio-blk-sync-backend e2e/virtio-console-echo
+# tests: e2e/virtio-blk-io-uring
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -19,6 +20,9 @@ LIMIT=${RINGVM_E2E_TIMEOUT:-400}
 MAC=52:54:00:12:34:56
 
 ok() { echo "PASS e2e/$1"; }
+# counter NAME: a counter from ringvm's --stats file of the main run (-1 when
+# the line is missing, which no check accepts).
+counter() { awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print -1 }' "$T/stats.txt" 2>/dev/null || echo -1; }
 bad() { echo "FAIL e2e/$1: $2"; }
 # rv NAME: the value the guest reported as "RV NAME=value" (first one).
 rv() { sed -n "s/^RV $1=//p" "$T/virtio.out" | head -n 1; }
@@ -69,7 +73,8 @@ if [ "$rc" != 0 ]; then
 fi
 
 # virtio-blk: mount, data written by the guest is on the image byte for byte.
-if [ "$(rv blk_mount)" = ok ] && [ "$(rv blk_hello)" = "$(cat data.hello.txt 2>/dev/null || rv blk_hello)" ] &&
+want_hello=$(cat data.hello.txt) || want_hello="(data.hello.txt missing on the host)"
+if [ "$(rv blk_mount)" = ok ] && [ -n "$(rv blk_hello)" ] && [ "$(rv blk_hello)" = "$want_hello" ] &&
 	[ "$(rv blk_umount)" = ok ] && [ "$rc" = 0 ]; then
 	ok virtio-blk-ext4-mount
 else
@@ -107,30 +112,43 @@ while [ $i -lt 8 ]; do
 	[ "$got" = "$want" ] && host_ok=$((host_ok + 1))
 	i=$((i + 1))
 done
-if [ "$(rv mq_queues)" = 2 ] && [ "$(rv mq_streams_ok)" = 8 ] && [ $host_ok = 8 ]; then
+# ringvm's own counters: both queues of vdc carried requests.
+if [ "$(rv mq_queues)" = 2 ] && [ "$(rv mq_streams_ok)" = 8 ] && [ $host_ok = 8 ] &&
+	[ "$(counter blk2_q0_requests)" -gt 0 ] && [ "$(counter blk2_q1_requests)" -gt 0 ]; then
 	ok virtio-blk-multiqueue
 else
-	bad virtio-blk-multiqueue "guest queues $(rv mq_queues), guest-verified streams $(rv mq_streams_ok)/8, on the image $host_ok/8"
+	bad virtio-blk-multiqueue "guest queues $(rv mq_queues), guest-verified streams $(rv mq_streams_ok)/8, on the image $host_ok/8, requests per queue (ringvm) $(counter blk2_q0_requests)/$(counter blk2_q1_requests)"
 fi
+# The io_uring back end served the disks (no silent fallback).
+if [ "$(counter blk0_io_uring)" = 1 ] && [ "$(counter blk2_io_uring)" = 1 ] &&
+	! grep -q "io_uring unavailable" "$T/virtio.err"; then
+	ok virtio-blk-io-uring
+else
+	bad virtio-blk-io-uring "blk0_io_uring=$(counter blk0_io_uring) blk2_io_uring=$(counter blk2_io_uring); $(grep io_uring "$T/virtio.err")"
+fi
+# The guest read 1024 + 2 x 64 bytes from /dev/hwrng; ringvm served them.
 if [ "$(rv rng_current)" = virtio_rng.0 ] && [ "$(rv rng_bytes)" = 1024 ] &&
-	[ "$(rv rng_distinct)" = yes ]; then
+	[ "$(rv rng_distinct)" = yes ] && [ "$(counter rng0_bytes)" -ge 1152 ]; then
 	ok virtio-rng
 else
-	bad virtio-rng "rng_current=$(rv rng_current) bytes=$(rv rng_bytes) distinct=$(rv rng_distinct)"
+	bad virtio-rng "rng_current=$(rv rng_current) bytes=$(rv rng_bytes) distinct=$(rv rng_distinct), served by ringvm: $(counter rng0_bytes)"
 fi
 [ "$(rv net_mac)" = "$MAC" ] && ok virtio-net-mac ||
 	bad virtio-net-mac "guest eth0 has [$(rv net_mac)], expected $MAC"
 [ "$(rv net_ping)" = ok ] && ok virtio-net-ping || bad virtio-net-ping "$(rv net_ping)"
+# Each TCP stream carried the whole sequence through ringvm's device.
+seq_bytes=$(seq 1 300000 | wc -c)
 got=$(md5 <"$T/net_rx.txt")
-if [ "$got" = "$want_seq" ]; then
+if [ "$got" = "$want_seq" ] && [ "$(counter net0_tx_bytes)" -ge "$seq_bytes" ]; then
 	ok virtio-net-tcp-guest-to-host
 else
-	bad virtio-net-tcp-guest-to-host "host received $(wc -c <"$T/net_rx.txt") bytes, md5 $got (want $want_seq)"
+	bad virtio-net-tcp-guest-to-host "host received $(wc -c <"$T/net_rx.txt") bytes, md5 $got (want $want_seq); ringvm sent $(counter net0_tx_bytes) bytes"
 fi
-if [ "$(rv net_rx_md5 | cut -d' ' -f1)" = "$want_seq" ]; then
+if [ "$(rv net_rx_md5 | cut -d' ' -f1)" = "$want_seq" ] &&
+	[ "$(counter net0_rx_bytes)" -ge "$seq_bytes" ]; then
 	ok virtio-net-tcp-host-to-guest
 else
-	bad virtio-net-tcp-host-to-guest "guest received: $(rv net_rx_md5)"
+	bad virtio-net-tcp-host-to-guest "guest received: $(rv net_rx_md5); ringvm delivered $(counter net0_rx_bytes) bytes"
 fi
 if [ "$(rv rebind_gone)" = yes ] && [ "$(rv rebind_read)" = ok ] &&
 	[ "$(rv virtio_done)" = yes ]; then
@@ -144,10 +162,12 @@ cp data.ext4 "$T/sync.ext4"
 echo "--- e2e/virtio-blk-sync-backend"
 RINGVM_BLK_SYNC=1 timeout "$LIMIT" ringvm run --kernel vmlinux \
 	--initrd initrd.cpio.gz --cmdline "console=ttyS0 rvhook=blkwrite" \
-	--mem 256M --disk "$T/sync.ext4" </dev/null >"$T/sync.raw" 2>"$T/sync.err"
+	--mem 256M --disk "$T/sync.ext4" --stats "$T/sync.stats" \
+	</dev/null >"$T/sync.raw" 2>"$T/sync.err"
 rc=$?
 got=$(debugfs -R "cat /seq.txt" "$T/sync.ext4" 2>/dev/null | md5)
-if [ $rc = 0 ] && [ "$got" = "$want_seq" ] && e2fsck -fn "$T/sync.ext4" >/dev/null 2>&1; then
+if [ $rc = 0 ] && [ "$got" = "$want_seq" ] && e2fsck -fn "$T/sync.ext4" >/dev/null 2>&1 &&
+	grep -qx "blk0_io_uring 0 flag" "$T/sync.stats"; then
 	ok virtio-blk-sync-backend
 else
 	bad virtio-blk-sync-backend "status $rc, seq.txt md5 $got; $(tr -d '\r' <"$T/sync.raw" | grep '^RV' | tr '\n' ' ')"

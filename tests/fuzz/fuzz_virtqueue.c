@@ -17,7 +17,7 @@
  * Each region is its own exact-size heap block, so any access a byte past
  * either one is an ASan report, including a buffer straddling the two.
  *
- * Built with -DVQ_FUZZ_SEEDS it is instead a program writing the seed
+ * Built with -DFUZZ_SEEDS it is instead a program writing the seed
  * corpus to the directory given as argv[1] (tests/fuzz/run.sh). */
 #include <stdint.h>
 #include <stdio.h>
@@ -203,7 +203,7 @@ static void fuzz_one(const uint8_t *data, size_t size)
 	free(vm);
 }
 
-#ifndef VQ_FUZZ_SEEDS
+#ifndef FUZZ_SEEDS
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -122,4 +122,17 @@ null_idt:
 	.quad	0
 guest_triple_fault_end:
 
+	/* Counts in RAX and at 2 MiB forever, with a port write (an exit to
+	 * the VMM, unclaimed) every iteration: pause must catch it between
+	 * exits, and the count must go on from where it was. */
+	.globl	guest_counter, guest_counter_end
+guest_counter:
+	mov	$0x200000, %rdi
+	xor	%eax, %eax
+1:	inc	%rax
+	mov	%rax, (%rdi)
+	out	%al, $0xe8
+	jmp	1b
+guest_counter_end:
+
 	.section .note.GNU-stack, "", @progbits

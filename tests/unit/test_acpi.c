@@ -172,7 +172,7 @@ static void check_fadt(const uint8_t *f)
 	assert_true(flags & (1U << 10));        /* RESET_REG_SUP */
 	assert_true(boot & (1U << 2));          /* VGA not present */
 	assert_true(boot & (1U << 5));          /* CMOS RTC not present */
-	assert_false(boot & (1U << 1));         /* i8042 not advertised */
+	assert_true(boot & (1U << 1));          /* i8042 with a keyboard */
 	assert_false(boot & (1U << 3));         /* MSI is supported */
 	assert_int_equal(le32(f + 36), 0);      /* no FACS */
 	assert_int_equal(le64(f + 132), 0);
@@ -597,6 +597,14 @@ static int remove_tmpdir(void **state)
 
 static void test_iasl_round_trip(void **state)
 {
+	static const char *const kbd_dsl[] = {
+		"EisaId (\"PNP0303\")",
+		"0x0060,             // Range Minimum",
+		"0x01,               // Length",
+		"0x0064,             // Range Minimum",
+		"0x01,               // Length",
+		"IRQNoFlags ()\n                    {1}",
+	};
 	static struct built b;
 	const char *dir = *state;
 	size_t i;
@@ -606,6 +614,7 @@ static void test_iasl_round_trip(void **state)
 			 "(apt-get install acpica-tools) to check ACPI tables");
 	for (i = 0; i < sizeof(test_ncpus) / sizeof(test_ncpus[0]); i++) {
 		struct tables t;
+		const char *p;
 		char *dsl;
 
 		build(&b, test_ncpus[i]);
@@ -615,6 +624,8 @@ static void test_iasl_round_trip(void **state)
 		dsl = iasl_round_trip(dir, "facp", t.fadt);
 		assert_non_null(strstr(dsl, "Hardware Reduced (V5) : 1"));
 		assert_non_null(strstr(dsl, "Reset Register Supported (V2) : 1"));
+		assert_non_null(strstr(dsl,
+			"8042 Present on ports 60/64 (V2) : 1"));
 		free(dsl);
 
 		dsl = iasl_round_trip(dir, "apic", t.madt);
@@ -634,6 +645,15 @@ static void test_iasl_round_trip(void **state)
 		assert_non_null(strstr(dsl, "0xFEBFFFFF,         // Range Maximum"));
 		assert_non_null(strstr(dsl, "EisaId (\"PNP0501\")"));
 		assert_non_null(strstr(dsl, "IRQNoFlags ()\n                    {4}"));
+		/* The keyboard: data port, command port (one byte each),
+		 * IRQ 1, in that order. */
+		p = strstr(dsl, "Device (PS2K)");
+		assert_non_null(p);
+		for (size_t j = 0; j < sizeof(kbd_dsl) / sizeof(kbd_dsl[0]);
+		     j++) {
+			p = strstr(p, kbd_dsl[j]);
+			assert_non_null(p);
+		}
 		free(dsl);
 	}
 }

@@ -18,12 +18,14 @@ struct requests {
 	unsigned int poweroff;
 	unsigned int reboot;
 	unsigned int other;
+	const char *why;        /* of the last request */
 };
 
-static void record(void *ctx, enum vm_request req)
+static void record(void *ctx, enum vm_request req, const char *why)
 {
 	struct requests *r = ctx;
 
+	r->why = why;
 	if (req == VM_REQ_POWEROFF)
 		r->poweroff++;
 	else if (req == VM_REQ_REBOOT)
@@ -120,13 +122,14 @@ static void test_wide_and_odd_accesses(void **state)
 
 	(void)state;
 	setup_pm(&pm, &r);
-	/* A 4-byte read covers the 3 registers and one unclaimed byte. */
+	/* A 4-byte read at +1 covers the 3 last registers and one unclaimed
+	 * byte. */
 	memset(d, 0x55, sizeof(d));
-	acpi_pm_io(&pm, 0, d, 4, false);
+	acpi_pm_io(&pm, 1, d, 4, false);
 	assert_memory_equal(d, "\0\0\0\xff", 4);
 	/* 8-byte read from an offset past the device: all ones, no crash. */
 	memset(d, 0x55, sizeof(d));
-	acpi_pm_io(&pm, 3, d, 8, false);
+	acpi_pm_io(&pm, 4, d, 8, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
 	/* Offsets that would wrap around back into range. */
 	memset(d, X86_ACPI_RESET_VALUE, sizeof(d));
@@ -206,7 +209,7 @@ static void test_tables_drive_device(void **state)
 
 	setup_pm(&pm, &r);
 	io_bus_init(&bus);
-	assert_int_equal(io_bus_add(&bus, X86_PORT_ACPI_SLEEP_CTL, 3,
+	assert_int_equal(io_bus_add(&bus, X86_PORT_ACPI_SLEEP_CTL, 4,
 				    acpi_pm_io, &pm, "acpi-pm", NULL), 0);
 	/* ACPICA: clear WAK_STS, then SLP_TYP << 2 | SLP_EN. */
 	v = 0x80;
@@ -218,6 +221,12 @@ static void test_tables_drive_device(void **state)
 	v = f[128];
 	assert_true(io_bus_access(&bus, le32(f + 116 + 4), &v, 1, true));
 	assert_int_equal(r.reboot, 1);
+	assert_string_equal(r.why, "ACPI reset register");
+	/* The firmware stub's own port: a reboot named as such. */
+	v = X86_ACPI_RESET_VALUE;
+	assert_true(io_bus_access(&bus, X86_PORT_FW_RESET, &v, 1, true));
+	assert_int_equal(r.reboot, 2);
+	assert_string_equal(r.why, "firmware reset stub");
 }
 
 int main(void)

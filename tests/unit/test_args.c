@@ -41,7 +41,7 @@ static void build(struct argv_buf *b, const char *const *args)
 struct result {
 	int rc;
 	enum cli_action action;
-	struct vm_config cfg;
+	struct cli_opts o;
 	struct rv_err err;
 	struct argv_buf b;
 };
@@ -51,7 +51,7 @@ static int parse_list(struct result *r, const char *const *args)
 	build(&r->b, args);
 	memset(&r->err, 0, sizeof(r->err));
 	r->action = (enum cli_action)-1;
-	r->rc = cli_parse(r->b.argc, r->b.argv, &r->action, &r->cfg, &r->err);
+	r->rc = cli_parse(r->b.argc, r->b.argv, &r->action, &r->o, &r->err);
 	return r->rc;
 }
 
@@ -80,7 +80,7 @@ static void expect_ok(struct result *r, enum cli_action action)
 static void test_defaults(void **state)
 {
 	struct result *r = *state;
-	const struct vm_config *c = &r->cfg;
+	const struct vm_config *c = &r->o.cfg;
 
 	PARSE(r, "run", "--kernel", "bzImage");
 	expect_ok(r, CLI_RUN);
@@ -135,7 +135,7 @@ static void test_every_flag_separate(void **state)
 	      "--console", "virtio", "--rng", "--serial-log", "/tmp/com1.log",
 	      "--allow-slow-backend");
 	expect_ok(r, CLI_RUN);
-	check_every_flag(&r->cfg);
+	check_every_flag(&r->o.cfg);
 }
 
 static void test_every_flag_equals(void **state)
@@ -148,7 +148,7 @@ static void test_every_flag_equals(void **state)
 	      "--console=virtio", "--rng", "--serial-log=/tmp/com1.log",
 	      "--allow-slow-backend");
 	expect_ok(r, CLI_RUN);
-	check_every_flag(&r->cfg);
+	check_every_flag(&r->o.cfg);
 }
 
 static void test_flag_order_free(void **state)
@@ -157,13 +157,13 @@ static void test_flag_order_free(void **state)
 	PARSE(r, "run", "--mem", "64M", "--console", "none", "--kernel", "k",
 	      "--cpus", "254");
 	expect_ok(r, CLI_RUN);
-	assert_string_equal(r->cfg.kernel, "k");
-	assert_int_equal(r->cfg.mem_size, 64ULL << 20);
-	assert_int_equal(r->cfg.console, CONSOLE_NONE);
-	assert_int_equal(r->cfg.ncpus, 254);
+	assert_string_equal(r->o.cfg.kernel, "k");
+	assert_int_equal(r->o.cfg.mem_size, 64ULL << 20);
+	assert_int_equal(r->o.cfg.console, CONSOLE_NONE);
+	assert_int_equal(r->o.cfg.ncpus, 254);
 	PARSE(r, "run", "--kernel", "k", "--console", "serial");
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
+	assert_int_equal(r->o.cfg.console, CONSOLE_SERIAL);
 }
 
 static void test_limits_accepted(void **state)
@@ -171,25 +171,25 @@ static void test_limits_accepted(void **state)
 	struct result *r = *state;
 	PARSE(r, "run", "--kernel", "k", "--mem", "16M", "--cpus", "1");
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.mem_size, VM_MIN_MEM);
+	assert_int_equal(r->o.cfg.mem_size, VM_MIN_MEM);
 	PARSE(r, "run", "--kernel", "k", "--mem", "1T");
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.mem_size, VM_MAX_MEM);
+	assert_int_equal(r->o.cfg.mem_size, VM_MAX_MEM);
 	PARSE(r, "run", "--kernel", "k", "--mem", "268439552"); /* 256M+4K */
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.mem_size, (256ULL << 20) + 4096);
+	assert_int_equal(r->o.cfg.mem_size, (256ULL << 20) + 4096);
 	PARSE(r, "run", "--kernel", "k", "--disk", "1", "--disk", "2",
 	      "--disk", "3", "--disk", "4", "--disk", "5", "--disk", "6",
 	      "--disk", "7", "--disk", "8");
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.ndisks, VM_MAX_DISKS);
-	assert_string_equal(r->cfg.disk[7].path, "8");
+	assert_int_equal(r->o.cfg.ndisks, VM_MAX_DISKS);
+	assert_string_equal(r->o.cfg.disk[7].path, "8");
 	PARSE(r, "run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
 	      "--net", "tap=c", "--net", "tap=0123456789abcde");
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.nnics, VM_MAX_NICS);
-	assert_string_equal(r->cfg.nic[3].tap, "0123456789abcde");
-	assert_false(r->cfg.nic[3].mac_set);
+	assert_int_equal(r->o.cfg.nnics, VM_MAX_NICS);
+	assert_string_equal(r->o.cfg.nic[3].tap, "0123456789abcde");
+	assert_false(r->o.cfg.nic[3].mac_set);
 }
 
 /* The command line reaches the guest exactly as typed. */
@@ -212,12 +212,12 @@ static void test_cmdline_intact(void **state)
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		PARSE(r, "run", "--kernel", "k", "--cmdline", lines[i]);
 		expect_ok(r, CLI_RUN);
-		assert_string_equal(r->cfg.cmdline, lines[i]);
+		assert_string_equal(r->o.cfg.cmdline, lines[i]);
 
 		snprintf(eqbuf, sizeof(eqbuf), "--cmdline=%s", lines[i]);
 		PARSE(r, "run", eqbuf, "--kernel", "k");
 		expect_ok(r, CLI_RUN);
-		assert_string_equal(r->cfg.cmdline, lines[i]);
+		assert_string_equal(r->o.cfg.cmdline, lines[i]);
 	}
 }
 
@@ -230,8 +230,8 @@ static void test_long_cmdline(void **state)
 		big[i] = (char)('a' + i % 26);
 	PARSE(r, "run", "--kernel", "k", "--cmdline", big);
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(strlen(r->cfg.cmdline), sizeof(big) - 1);
-	assert_string_equal(r->cfg.cmdline, big);
+	assert_int_equal(strlen(r->o.cfg.cmdline), sizeof(big) - 1);
+	assert_string_equal(r->o.cfg.cmdline, big);
 }
 
 /* Paths are taken as given; the parser opens nothing. */
@@ -242,14 +242,14 @@ static void test_paths_not_opened(void **state)
 	      "--initrd", "/nonexistent/initrd", "--disk", "/nonexistent/d,ro",
 	      "--serial-log", "/nonexistent/log");
 	expect_ok(r, CLI_RUN);
-	assert_string_equal(r->cfg.kernel, "/nonexistent/dir/bzImage");
-	assert_string_equal(r->cfg.disk[0].path, "/nonexistent/d");
+	assert_string_equal(r->o.cfg.kernel, "/nonexistent/dir/bzImage");
+	assert_string_equal(r->o.cfg.disk[0].path, "/nonexistent/d");
 	/* Odd but legal names survive. */
 	PARSE(r, "run", "--kernel=--odd", "--disk=a=b.img", "--initrd", "-");
 	expect_ok(r, CLI_RUN);
-	assert_string_equal(r->cfg.kernel, "--odd");
-	assert_string_equal(r->cfg.disk[0].path, "a=b.img");
-	assert_string_equal(r->cfg.initrd, "-");
+	assert_string_equal(r->o.cfg.kernel, "--odd");
+	assert_string_equal(r->o.cfg.disk[0].path, "a=b.img");
+	assert_string_equal(r->o.cfg.initrd, "-");
 }
 
 static void test_net_forms(void **state)
@@ -258,13 +258,13 @@ static void test_net_forms(void **state)
 	PARSE(r, "run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01,tap=t2",
 	      "--net", "tap=tap.1-x_y");
 	expect_ok(r, CLI_RUN);
-	assert_int_equal(r->cfg.nnics, 2);
-	assert_string_equal(r->cfg.nic[0].tap, "t2");
-	assert_true(r->cfg.nic[0].mac_set);
-	assert_memory_equal(r->cfg.nic[0].mac,
+	assert_int_equal(r->o.cfg.nnics, 2);
+	assert_string_equal(r->o.cfg.nic[0].tap, "t2");
+	assert_true(r->o.cfg.nic[0].mac_set);
+	assert_memory_equal(r->o.cfg.nic[0].mac,
 			    ((const uint8_t[]){ 2, 0, 0, 0, 0, 1 }), 6);
-	assert_string_equal(r->cfg.nic[1].tap, "tap.1-x_y");
-	assert_false(r->cfg.nic[1].mac_set);
+	assert_string_equal(r->o.cfg.nic[1].tap, "tap.1-x_y");
+	assert_false(r->o.cfg.nic[1].mac_set);
 }
 
 static void test_actions(void **state)
@@ -277,11 +277,14 @@ static void test_actions(void **state)
 		{ ARGS("--help"), CLI_HELP },
 		{ ARGS("-h"), CLI_HELP },
 		{ ARGS("help"), CLI_HELP },
-		{ ARGS("help", "run"), CLI_RUN_HELP },
-		{ ARGS("run", "--help"), CLI_RUN_HELP },
-		{ ARGS("run", "-h"), CLI_RUN_HELP },
-		{ ARGS("run", "--kernel", "k", "--help"), CLI_RUN_HELP },
-		{ ARGS("run", "--mem", "1G", "-h", "--bogus"), CLI_RUN_HELP },
+		{ ARGS("help", "run"), CLI_COMMAND_HELP },
+		{ ARGS("run", "--help"), CLI_COMMAND_HELP },
+		{ ARGS("run", "-h"), CLI_COMMAND_HELP },
+		{ ARGS("run", "--kernel", "k", "--help"), CLI_COMMAND_HELP },
+		{ ARGS("run", "--mem", "1G", "-h", "--bogus"), CLI_COMMAND_HELP },
+		{ ARGS("help", "restore"), CLI_COMMAND_HELP },
+		{ ARGS("snapshot", "--help"), CLI_COMMAND_HELP },
+		{ ARGS("pause", "-h"), CLI_COMMAND_HELP },
 		{ ARGS("--version"), CLI_VERSION },
 		{ ARGS("-V"), CLI_VERSION },
 		{ ARGS("version"), CLI_VERSION },
@@ -435,11 +438,11 @@ static void test_no_command(void **state)
 	struct result *r = *state;
 	char *argv[] = { (char *)"ringvm", NULL };
 
-	assert_int_equal(cli_parse(1, argv, &r->action, &r->cfg, &r->err), -1);
+	assert_int_equal(cli_parse(1, argv, &r->action, &r->o, &r->err), -1);
 	assert_non_null(strstr(r->err.msg, "missing command"));
-	assert_int_equal(cli_parse(0, argv, &r->action, &r->cfg, &r->err), -1);
+	assert_int_equal(cli_parse(0, argv, &r->action, &r->o, &r->err), -1);
 	/* A NULL err is allowed, as everywhere else. */
-	assert_int_equal(cli_parse(1, argv, &r->action, &r->cfg, NULL), -1);
+	assert_int_equal(cli_parse(1, argv, &r->action, &r->o, NULL), -1);
 }
 
 /* Hostile sizes cannot overflow the error buffer or the message. */
@@ -489,7 +492,7 @@ static void test_usage_texts(void **state)
 		"ringvm run", "--help", "--version", "-V", "-h",
 		"EXIT STATUS", "128+N", "triple fault",
 	};
-	const char *run = cli_run_usage(), *top = cli_usage();
+	const char *run = cli_command_usage(CLI_RUN), *top = cli_usage();
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(run_words) / sizeof(run_words[0]); i++)
@@ -500,7 +503,97 @@ static void test_usage_texts(void **state)
 			fail_msg("--help lacks \"%s\"", top_words[i]);
 	assert_lines_fit(run);
 	assert_lines_fit(top);
-	assert_string_equal(RINGVM_VERSION, "0.1.0");
+	/* MAJOR.MINOR.PATCH, what snapshots and GET / report. */
+	{
+		unsigned int a, b, c;
+		char tail;
+
+		assert_int_equal(sscanf(RINGVM_VERSION, "%u.%u.%u%c", &a, &b, &c,
+					&tail), 3);
+	}
+	for (enum cli_action a = CLI_RESTORE; a <= CLI_STATS; a++)
+		assert_lines_fit(cli_command_usage(a));
+	assert_non_null(strstr(cli_command_usage(CLI_RESTORE), "--state FILE"));
+	assert_non_null(strstr(cli_command_usage(CLI_SNAPSHOT), "--api-sock"));
+	assert_non_null(strstr(top, "ringvm restore"));
+}
+
+/* The control-plane flags of run, and the other commands. */
+static void test_commands(void **state)
+{
+	struct result *r = *state;
+
+	PARSE(r, "run", "--api-sock", "/run/vm1.sock");
+	expect_ok(r, CLI_RUN);
+	assert_null(r->o.cfg.kernel);
+	assert_string_equal(r->o.api_sock, "/run/vm1.sock");
+	PARSE(r, "run", "--api-sock=/s", "--config-file", "vm.json", "--id", "vm-7");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.config_file, "vm.json");
+	assert_string_equal(r->o.id, "vm-7");
+	PARSE(r, "run", "--config-file", "vm.json");
+	expect_ok(r, CLI_RUN);
+	PARSE(r, "run", "--kernel", "k", "--api-sock", "/s");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.cfg.kernel, "k");
+
+	PARSE(r, "restore", "--state", "vm.state", "--mem", "vm.mem", "--paused",
+	      "--net-override", "net0=tap9", "--console", "none");
+	expect_ok(r, CLI_RESTORE);
+	assert_string_equal(r->o.state_path, "vm.state");
+	assert_string_equal(r->o.mem_path, "vm.mem");
+	assert_true(r->o.paused);
+	assert_int_equal(r->o.n_net_overrides, 1);
+	assert_string_equal(r->o.net_override[0].id, "net0");
+	assert_string_equal(r->o.net_override[0].tap, "tap9");
+	assert_true(r->o.console_set);
+	assert_int_equal(r->o.cfg.console, CONSOLE_NONE);
+
+	PARSE(r, "snapshot", "--api-sock", "/s", "--state", "a", "--mem", "b");
+	expect_ok(r, CLI_SNAPSHOT);
+	assert_string_equal(r->o.mem_path, "b");
+	PARSE(r, "pause", "--api-sock", "/s");
+	expect_ok(r, CLI_PAUSE);
+	PARSE(r, "resume", "--api-sock", "/s");
+	expect_ok(r, CLI_RESUME);
+	PARSE(r, "stats", "--api-sock", "/s");
+	expect_ok(r, CLI_STATS);
+}
+
+static const struct bad_case bad_commands[] = {
+	{ ARGS("run", "--config-file", "f", "--kernel", "k"), "--config-file describes the whole VM" },
+	{ ARGS("run", "--config-file", "f", "--disk", "d"), "--config-file describes the whole VM" },
+	{ ARGS("run", "--api-sock"), "--api-sock needs a value" },
+	{ ARGS("run", "--api-sock", "/s", "--paused"), "unknown option '--paused'" },
+	{ ARGS("restore"), "missing --state FILE" },
+	{ ARGS("restore", "--state", "s"), "missing --mem FILE" },
+	{ ARGS("restore", "--mem", "m"), "missing --state FILE" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--kernel", "k"), "unknown option '--kernel'" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--console", "virtio"), "--console" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--net-override", "x"), "--net-override: 'x' is not ID=TAP" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--net-override", "=t"), "is not ID=TAP" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--net-override", "a=b/c"), "not a valid interface name" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--paused", "--paused"), "--paused given twice" },
+	{ ARGS("snapshot", "--state", "s", "--mem", "m"), "missing --api-sock" },
+	{ ARGS("snapshot", "--api-sock", "/s", "--mem", "m"), "missing --state FILE" },
+	{ ARGS("snapshot", "--api-sock", "/s", "--state", "s"), "missing --mem FILE" },
+	{ ARGS("pause"), "missing --api-sock" },
+	{ ARGS("resume", "--api-sock", "/s", "--cpus", "2"), "unknown option '--cpus'" },
+	{ ARGS("stats", "--api-sock", "/s", "extra"), "unexpected argument 'extra'" },
+};
+
+static void test_bad_commands(void **state)
+{
+	struct result *r = *state;
+
+	for (size_t i = 0; i < sizeof(bad_commands) / sizeof(bad_commands[0]); i++) {
+		parse_list(r, bad_commands[i].args);
+		if (r->rc != -1)
+			fail_msg("case %zu (%s) accepted", i, bad_commands[i].args[1]);
+		if (!strstr(r->err.msg, bad_commands[i].want))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, r->err.msg,
+				 bad_commands[i].want);
+	}
 }
 
 int main(void)
@@ -520,6 +613,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_texts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

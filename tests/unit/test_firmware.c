@@ -1,5 +1,5 @@
 /* The reset-vector stub: real-mode code that must write the ACPI reset value
- * to the ACPI reset port, fit below 1 MiB and never fall through. */
+ * to ringvm's firmware reset port, fit below 1 MiB and never fall through. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@ static void test_stub_encoding(void **state)
 	assert_true(n > 0 && n <= 16);
 	assert_int_equal(b[0], 0xfa);                       /* cli */
 	assert_int_equal(b[1], 0xba);                       /* mov dx, imm16 */
-	assert_int_equal(b[2] | b[3] << 8, X86_PORT_ACPI_RESET);
+	assert_int_equal(b[2] | b[3] << 8, X86_PORT_FW_RESET);
 	assert_int_equal(b[4], 0xb0);                       /* mov al, imm8 */
 	assert_int_equal(b[5], X86_ACPI_RESET_VALUE);
 	assert_int_equal(b[6], 0xee);                       /* out dx, al */

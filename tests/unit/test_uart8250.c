@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/uart8250.h"
@@ -96,12 +97,17 @@ static uint8_t inb(struct uart8250 *u, unsigned int reg)
 	return v;
 }
 
-static size_t drain(int fd, char *buf, size_t cap)
+/* Output leaves through the UART's writer threads: wait for them first. */
+static size_t drain_u(struct uart8250 *u, int fd, char *buf, size_t cap)
 {
-	ssize_t r = read(fd, buf, cap);
+	ssize_t r;
 
+	assert_int_equal(uart8250_flush(u, 2000), 0);
+	r = read(fd, buf, cap);
 	return r < 0 ? 0 : (size_t)r;
 }
+
+#define drain(fd, buf, cap) drain_u(f->u, fd, buf, cap)
 
 /* The order of probes in Linux's autoconfig() and autoconfig_16550a(). */
 static void test_linux_autoconfig(void **state)
@@ -254,6 +260,43 @@ static void test_dead_output(void **state)
 	outb(u, THR, 'z');
 	uart8250_free(u);
 	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* stdout a *blocking* pipe that nobody reads (ringvm | a stuck reader):
+ * the guest's writes must not block the vCPU, and tearing the UART down
+ * (what ringvm does on SIGTERM) must not hang in a write either. */
+static void test_stalled_blocking_reader(void **state)
+{
+	struct irq_line none = { 0 };
+	struct timespec t0;
+	struct uart8250 *u;
+	char big[65536];
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	memset(big, 'f', sizeof(big));
+	u = uart8250_new(none, p[1], -1);
+	assert_non_null(u);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Several times the pipe's and the queue's capacity. */
+	for (int i = 0; i < 2 * 1024 * 1024; i++)
+		outb(u, THR, 'x');
+	assert_true(ms_since(&t0) < 3000);
+	assert_int_equal(uart8250_flush(u, 100), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uart8250_free(u);
+	assert_true(ms_since(&t0) < 1000);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void test_rx_fifo(void **state)
@@ -529,6 +572,7 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stalled_blocking_reader),
 		cmocka_unit_test_setup_teardown(test_linux_autoconfig, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thr_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_output, setup, teardown),

@@ -45,6 +45,7 @@
 #define FADT_F_HW_REDUCED_ACPI (1U << 20)
 
 /* IA-PC boot architecture flags. */
+#define IAPC_8042              (1U << 1)
 #define IAPC_VGA_NOT_PRESENT   (1U << 2)
 #define IAPC_CMOS_RTC_ABSENT   (1U << 5)
 
@@ -140,11 +141,10 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa)
 	if (dsdt_gpa <= UINT32_MAX)
 		put_le32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
 	put_le64(t + FADT_X_DSDT, dsdt_gpa);
-	/* No VGA and no CMOS RTC. The 8042 flag stays clear on purpose: our
-	 * i8042 only implements the reset pulse, so Linux must not probe it
-	 * as a keyboard controller; reboot=k writes 0xfe to port 0x64
-	 * directly and does not look at this flag. MSI is supported. */
-	put_le16(t + FADT_IAPC_BOOT, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT);
+	/* An 8042 with a keyboard (the PS2K device in the DSDT), so the VMM
+	 * can send Ctrl-Alt-Del; no VGA and no CMOS RTC. MSI is supported. */
+	put_le16(t + FADT_IAPC_BOOT, IAPC_8042 | IAPC_VGA_NOT_PRESENT |
+		 IAPC_CMOS_RTC_ABSENT);
 	put_le32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 |
 	      FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
 	      FADT_F_HW_REDUCED_ACPI);
@@ -208,8 +208,9 @@ static void build_madt(uint8_t *t, unsigned int ncpus)
 }
 
 /* The AML body of the DSDT: the S5 sleep type, a PCI host bridge (without
- * one in the namespace Linux never scans PCI when it boots with ACPI) and
- * COM1. Returns the body length, or 0 if it did not fit. */
+ * one in the namespace Linux never scans PCI when it boots with ACPI),
+ * COM1 and the i8042's keyboard. Returns the body length, or 0 if it did
+ * not fit. */
 static size_t build_dsdt_aml(uint8_t *buf, size_t cap)
 {
 	uint8_t res[128];
@@ -257,6 +258,23 @@ static size_t build_dsdt_aml(uint8_t *buf, size_t cap)
 	aml_init(&r, res, sizeof(res));
 	aml_res_io(&r, X86_PORT_COM1, 8);
 	aml_res_irq(&r, X86_IRQ_COM1);
+	aml_res_end(&r);
+	if (aml_finish(&r))
+		return 0;
+	aml_name(&a, "_CRS");
+	aml_buffer(&a, res, r.len);
+	aml_end(&a);
+
+	/* Linux's i8042 takes the data port from the first IO resource and
+	 * the command port from the second. With a keyboard and no mouse
+	 * device here it also leaves the (absent) AUX port alone. */
+	aml_device_begin(&a, "PS2K");
+	aml_name(&a, "_HID");
+	aml_eisaid(&a, "PNP0303");
+	aml_init(&r, res, sizeof(res));
+	aml_res_io(&r, X86_PORT_I8042_DATA, 1);
+	aml_res_io(&r, X86_PORT_I8042_CMD, 1);
+	aml_res_irq(&r, X86_IRQ_KBD);
 	aml_res_end(&r);
 	if (aml_finish(&r))
 		return 0;

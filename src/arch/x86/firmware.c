@@ -8,7 +8,7 @@ size_t x86_reset_stub(uint8_t *out, size_t cap)
 {
 	/* 16-bit real mode, 16 bytes at most (FFF0..FFFF):
 	 *   cli
-	 *   mov  dx, X86_PORT_ACPI_RESET
+	 *   mov  dx, X86_PORT_FW_RESET
 	 *   mov  al, X86_ACPI_RESET_VALUE
 	 *   out  dx, al
 	 * 1: hlt
@@ -16,7 +16,7 @@ size_t x86_reset_stub(uint8_t *out, size_t cap)
 	 */
 	const uint8_t stub[] = {
 		0xfa,
-		0xba, X86_PORT_ACPI_RESET & 0xff, X86_PORT_ACPI_RESET >> 8,
+		0xba, X86_PORT_FW_RESET & 0xff, X86_PORT_FW_RESET >> 8,
 		0xb0, X86_ACPI_RESET_VALUE,
 		0xee,
 		0xf4,

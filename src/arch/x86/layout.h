@@ -38,6 +38,7 @@
 /* Ports. */
 #define X86_PORT_COM1        0x3f8
 #define X86_IRQ_COM1         4
+#define X86_IRQ_KBD          1
 #define X86_PORT_I8042_DATA  0x60
 #define X86_PORT_I8042_CMD   0x64
 /* ACPI hardware-reduced sleep control/status and reset registers, one byte
@@ -46,6 +47,9 @@
 #define X86_PORT_ACPI_SLEEP_STS 0x3c1
 #define X86_PORT_ACPI_RESET     0x3c2
 #define X86_ACPI_RESET_VALUE    0x01
+/* Where ringvm's reset-vector stub writes X86_ACPI_RESET_VALUE: the same
+ * device, its own port, so the mechanism can be named. */
+#define X86_PORT_FW_RESET       0x3c3
 #define X86_ACPI_S5_SLP_TYP     5
 
 #define X86_MAX_VCPUS        254

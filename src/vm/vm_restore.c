@@ -1,0 +1,217 @@
+/* A VM brought back from a snapshot in a new process: the memory file
+ * mapped (MAP_PRIVATE: not read, not changed), the machine and devices
+ * built again from the snapshot's description, then KVM's VM-wide state,
+ * every vCPU, every device, and last the guest's clock. Everything that can
+ * be checked is checked before anything runs: the state file as a whole
+ * (see state/state.h), the memory file's size, and the CPU features the
+ * guest was started with against what this host's KVM offers. A refusal
+ * starts no guest and writes nothing to any disk image. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86/cpuid_features.h"
+#include "vm/config_state.h"
+#include "vm/kvm_sys.h"
+#include "vm/vcpu.h"
+#include "vm/vm.h"
+#include "vm/vm_internal.h"
+
+/* The guest's CPUID (vCPU 0's) against the host's, before the VM exists. */
+static int check_cpu(const struct state_reader *r, int kvm_fd,
+		     struct rv_err *err)
+{
+	struct x86_vcpu_state *s = x86_vcpu_state_new();
+	struct x86_cpuid *host = calloc(1, sizeof(*host));
+	char missing[384];
+	unsigned int n;
+	int rc = -1;
+
+	if (!s || !host) {
+		rv_fail(err, "out of memory");
+		goto out;
+	}
+	if (x86_vcpu_state_load(r, 0, s, err) < 0)
+		goto out;
+	host->head.nent = X86_CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
+		rv_fail_errno(err, "KVM_GET_SUPPORTED_CPUID");
+		goto out;
+	}
+	n = x86_cpuid_missing(&s->cpuid, host,
+			      ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+				    KVM_CAP_TSC_DEADLINE_TIMER) > 0,
+			      missing, sizeof(missing));
+	if (n) {
+		rv_fail(err, "this host lacks %u CPU feature%s the guest was started with: %s",
+			n, n == 1 ? "" : "s", missing);
+		goto out;
+	}
+	rc = 0;
+out:
+	x86_vcpu_state_free(s);
+	free(host);
+	return rc;
+}
+
+static int open_mem(const char *path, uint64_t want, struct rv_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return rv_fail_errno(err, "cannot open memory file %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return rv_fail(err, "memory file %s is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size != want) {
+		close(fd);
+		return rv_fail(err, "memory file %s is %llu bytes, the snapshot's guest has %llu bytes of RAM",
+			       path, (unsigned long long)st.st_size,
+			       (unsigned long long)want);
+	}
+	/* Mapped later: fd > 0 is what machine_create takes as "a file". */
+	if (fd == 0) {
+		int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		fd = d;
+	}
+	return fd;
+}
+
+static int load_vcpus(struct vm *vm, const struct state_reader *r,
+		      struct rv_err *err)
+{
+	struct x86_vcpu_state *s = x86_vcpu_state_new();
+	int rc = 0;
+
+	if (!s)
+		return rv_fail(err, "out of memory for vCPU state");
+	for (unsigned int i = 0; i < vm->m.nvcpus && rc == 0; i++) {
+		if (x86_vcpu_state_load(r, i, s, err) < 0 ||
+		    x86_vcpu_state_set(vm->m.vcpu[i].fd, &vm->caps, s, err) < 0) {
+			char tmp[sizeof(err->msg)];
+
+			snprintf(tmp, sizeof(tmp), "%s", err->msg);
+			rc = rv_fail(err, "vCPU %u: %s", i, tmp);
+		}
+	}
+	x86_vcpu_state_free(s);
+	return rc;
+}
+
+/* Everything but RAM, in dependency order; the clock last. */
+static int load_state(struct vm *vm, const struct state_reader *r,
+		      struct rv_err *err)
+{
+	struct x86_vm_state vms;
+
+	if (x86_vm_state_load(r, &vms, err) < 0 ||
+	    x86_vm_state_set(vm->m.vm_fd, &vms, err) < 0 ||
+	    load_vcpus(vm, r, err) < 0 ||
+	    uart8250_load(vm->uart, r, "com1", err) < 0 ||
+	    i8042_load(&vm->kbd, r, err) < 0 ||
+	    acpi_pm_load(&vm->pm, r, err) < 0 ||
+	    vm_devices_load(vm, r, err) < 0 ||
+	    x86_vm_clock_set(vm->m.vm_fd, &vms, err) < 0)
+		return -1;
+	vm->paused_clock = vms.clock;
+	return 0;
+}
+
+int vm_restore(const struct vm_restore_opts *o, struct vm **out,
+	       struct rv_err *err)
+{
+	struct vm_config_store *store = calloc(1, sizeof(*store));
+	struct state_reader r = { 0 };
+	struct vm *vm = NULL;
+	int kvm_fd = -1, mem_fd = -1;
+
+	if (!store)
+		return rv_fail(err, "out of memory");
+	if (state_read_file(&r, o->state_path, err) < 0)
+		goto fail;
+	if (vm_config_load(&r, store, err) < 0)
+		goto fail;
+	/* What the restoring process decides for itself. */
+	store->cfg.serial_log = o->serial_log;
+	store->cfg.stats_path = o->stats_path;
+	store->cfg.allow_slow_backend = o->allow_slow_backend;
+	/* A virtio console is a device of the guest: it stays. Serial or
+	 * nothing on stdio is the restoring process's choice. */
+	if (o->console_set && o->console != store->cfg.console) {
+		if (o->console == CONSOLE_VIRTIO ||
+		    store->cfg.console == CONSOLE_VIRTIO) {
+			rv_fail(err, "--console: the snapshot's guest has %s virtio console; it cannot be added or removed",
+				store->cfg.console == CONSOLE_VIRTIO ? "a" : "no");
+			goto fail;
+		}
+		store->cfg.console = o->console;
+	}
+	for (unsigned int i = 0; i < o->n_tap_overrides; i++) {
+		unsigned int k;
+
+		for (k = 0; k < store->cfg.nnics; k++) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "net%u", k);
+			if (!strcmp(o->tap_override[i].id, store->cfg.nic[k].id ?
+				    store->cfg.nic[k].id : id))
+				break;
+		}
+		if (k == store->cfg.nnics) {
+			rv_fail(err, "network override: the snapshot has no interface '%s'",
+				o->tap_override[i].id);
+			goto fail;
+		}
+		store->cfg.nic[k].tap = o->tap_override[i].tap;
+	}
+	kvm_fd = kvm_open(getenv("RINGVM_KVM_DEVICE") ?
+			  getenv("RINGVM_KVM_DEVICE") : "/dev/kvm", err);
+	if (kvm_fd < 0 || check_cpu(&r, kvm_fd, err) < 0)
+		goto fail;
+	mem_fd = open_mem(o->mem_path, store->cfg.mem_size, err);
+	if (mem_fd < 0)
+		goto fail;
+	vm = vm_build(&store->cfg, mem_fd, err);
+	if (!vm)
+		goto fail;
+	vm->cfg_store = store;
+	store = NULL;
+	if (load_state(vm, &r, err) < 0) {
+		char tmp[sizeof(err->msg)];
+
+		snprintf(tmp, sizeof(tmp), "%s", err->msg);
+		rv_fail(err, "snapshot %s: %s", o->state_path, tmp);
+		goto fail;
+	}
+	close(mem_fd);
+	close(kvm_fd);
+	state_reader_free(&r);
+	/* vm_run starts the vCPUs parked when the VM is to stay paused. */
+	if (o->paused) {
+		vm_devices_pause(vm);
+		atomic_store(&vm->m.pause_req, true);
+		atomic_store(&vm->paused, true);
+	}
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	if (mem_fd >= 0)
+		close(mem_fd);
+	if (kvm_fd >= 0)
+		close(kvm_fd);
+	state_reader_free(&r);
+	if (store) {
+		vm_config_store_free(store);
+		free(store);
+	}
+	return -1;
+}

@@ -1,0 +1,269 @@
+#!/bin/sh
+# End-to-end tier for the control API, pause/resume and snapshot/restore:
+# Debian's stock kernel configured and booted with Firecracker's documented
+# curl requests, then a process in the guest that keeps writing to ext4 is
+# paused, resumed, snapshotted, killed with its ringvm, and restored in new
+# ringvm processes (twice from one snapshot). Runs where /dev/kvm boots
+# stock kernels, with ringvm, curl, debugfs and e2fsck on PATH.
+# Usage: lifecycle.sh WORKDIR (holding vmlinux, initrd.cpio.gz, data.ext4).
+# tests: e2e/api-boot-firecracker-requests e2e/api-get-instance-info
+# tests: e2e/api-get-vm-config e2e/api-refuses-unsupported-field
+# tests: e2e/api-refuses-pci-off e2e/api-preboot-only-after-start
+# tests: e2e/api-stats-live e2e/pause-stops-guest e2e/resume-continues
+# tests: e2e/snapshot-restore-continues e2e/snapshot-data-on-image
+# tests: e2e/restore-twice e2e/restore-paused-then-resume
+# tests: e2e/api-send-ctrl-alt-del
+set -u
+W=${1:-.}
+cd "$W" || exit 1
+T=$W/lifecycle-tmp
+rm -rf "$T"
+mkdir -p "$T"
+LIMIT=${RINGVM_E2E_TIMEOUT:-400}
+S=$T/api.sock
+
+ok() { echo "PASS e2e/$1"; }
+bad() { echo "FAIL e2e/$1: $2"; }
+
+# api SOCK METHOD PATH [BODY]: the HTTP status on stdout, the body in
+# $T/resp. Exactly the requests Firecracker's getting-started guide shows.
+api() {
+	if [ $# -ge 4 ]; then
+		curl -s -o "$T/resp" -w '%{http_code}' --max-time 60 \
+			--unix-socket "$1" -X "$2" "http://localhost$3" \
+			-H 'Accept: application/json' \
+			-H 'Content-Type: application/json' -d "$4"
+	else
+		curl -s -o "$T/resp" -w '%{http_code}' --max-time 60 \
+			--unix-socket "$1" -X "$2" "http://localhost$3" \
+			-H 'Accept: application/json'
+	fi
+}
+
+# ticks LOG: the tick numbers the guest printed so far, one per line.
+ticks() { tr -d '\r' <"$1" 2>/dev/null | sed -n 's/^RV tick=\([0-9]*\) pid=.*/\1/p'; }
+last_tick() { ticks "$1" | tail -n 1; }
+# alive PID: the process runs (a zombie, exited but not waited for, does
+# not count).
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }
+# wait_for LOG PATTERN: until the pattern shows in LOG (bounded, and over as
+# soon as the ringvm in $watch has gone).
+wait_for() {
+	n=0
+	while ! tr -d '\r' <"$1" 2>/dev/null | grep -q "$2"; do
+		n=$((n + 1))
+		[ $n -gt $((LIMIT * 2)) ] && return 1
+		alive "$watch" || return 1
+		sleep 0.5
+	done
+}
+# wait_tick LOG N: until tick N (or a later one) was printed.
+wait_tick() {
+	n=0
+	while [ "$(last_tick "$1")" = "" ] || [ "$(last_tick "$1")" -lt "$2" ]; do
+		n=$((n + 1))
+		[ $n -gt $((LIMIT * 2)) ] && return 1
+		alive "$watch" || return 1
+		sleep 0.5
+	done
+}
+# wait_exit PID: ringvm's exit status in $rc (bounded: a watchdog kills it
+# after LIMIT seconds, then the status is 137). Not in a $(...) subshell:
+# only this shell can wait for its child.
+wait_exit() {
+	(sleep "$LIMIT"; kill -9 "$1" 2>/dev/null) &
+	dog=$!
+	wait "$1"
+	rc=$?
+	kill $dog 2>/dev/null
+	wait $dog 2>/dev/null
+}
+
+cp data.ext4 "$T/disk.ext4"
+TICKS=60
+
+# 1. Configure and boot through the API, as a Firecracker user would.
+ringvm run --api-sock "$S" --console none --id lifecycle-vm \
+	--serial-log "$T/boot.log" </dev/null >"$T/boot.out" 2>"$T/boot.err" &
+vm=$!
+watch=$vm
+n=0
+while [ ! -S "$S" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+c1=$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$W/vmlinux\", \"initrd_path\": \"$W/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 rvhook=lifecycle lc_ticks=$TICKS\"}")
+c2=$(api "$S" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "smt": false}')
+c3=$(api "$S" PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk.ext4\", \"is_root_device\": false, \"is_read_only\": false}")
+c4=$(api "$S" PUT /entropy '{}')
+# Refused with 400, naming the field, and nothing changes.
+c5=$(api "$S" PUT /drives/data2 "{\"drive_id\": \"data2\", \"path_on_host\": \"$T/disk.ext4\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}")
+r5=$(cat "$T/resp")
+c6=$(api "$S" PUT /boot-source '{"kernel_image_path": "vmlinux", "boot_args": "console=ttyS0 reboot=k panic=1 pci=off"}')
+r6=$(cat "$T/resp")
+c0=$(api "$S" GET /)
+r0=$(cat "$T/resp")
+c7=$(api "$S" PUT /actions '{"action_type": "InstanceStart"}')
+r7=$(cat "$T/resp")
+if [ "$c1$c2$c3$c4$c7" = 204204204204204 ] && wait_for "$T/boot.log" "RV lc_mount=ok"; then
+	ok api-boot-firecracker-requests
+else
+	bad api-boot-firecracker-requests "statuses $c1 $c2 $c3 $c4, InstanceStart $c7 ($r7); $(tail -n 3 "$T/boot.err")"
+fi
+case $c5:$r5 in
+400:*rate_limiter*) ok api-refuses-unsupported-field ;;
+*) bad api-refuses-unsupported-field "status $c5: $r5" ;;
+esac
+case $c6:$r6 in
+400:*pci=off*) ok api-refuses-pci-off ;;
+*) bad api-refuses-pci-off "status $c6: $r6" ;;
+esac
+c8=$(api "$S" GET /)
+r8=$(cat "$T/resp")
+case $c0:$r0:$c8:$r8 in
+200:*'"state":"Not started"'*:200:*'"id":"lifecycle-vm"'*'"state":"Running"'*'"app_name":"ringvm"'* | \
+200:*'"state":"Not started"'*:200:*'"state":"Running"'*)
+	ok api-get-instance-info ;;
+*) bad api-get-instance-info "before: $c0 $r0; after: $c8 $r8" ;;
+esac
+c9=$(api "$S" GET /vm/config)
+r9=$(cat "$T/resp")
+case $c9:$r9 in
+200:*'"vcpu_count":2'*'"mem_size_mib":256'*) ok api-get-vm-config ;;
+*) bad api-get-vm-config "status $c9: $r9" ;;
+esac
+c10=$(api "$S" PUT /drives/late "{\"drive_id\": \"late\", \"path_on_host\": \"$T/disk.ext4\", \"is_root_device\": false}")
+r10=$(cat "$T/resp")
+c11=$(api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$T/x.state\", \"mem_file_path\": \"$T/x.mem\"}")
+r11=$(cat "$T/resp")
+if [ "$c10" = 400 ] && [ "$c11" = 400 ] && [ ! -e "$T/x.state" ] &&
+	echo "$r11" | grep -q "paused"; then
+	ok api-preboot-only-after-start
+else
+	bad api-preboot-only-after-start "PUT /drives after start: $c10 $r10; snapshot while running: $c11 $r11"
+fi
+wait_tick "$T/boot.log" 3
+c12=$(api "$S" GET /stats)
+r12=$(cat "$T/resp")
+case $c12:$r12 in
+200:*'"vcpu0_exits":'[1-9]*'"blk0_requests":'[1-9]*) ok api-stats-live ;;
+*) bad api-stats-live "status $c12: $(echo "$r12" | head -c 300)" ;;
+esac
+
+# 2. Pause: the counter stops (for 3 s of host time); resume: it goes on.
+ringvm pause --api-sock "$S" 2>"$T/pause.err"
+p_rc=$?
+t_paused=$(last_tick "$T/boot.log")
+api "$S" GET / >/dev/null
+state=$(sed -n 's/.*"state":"\([A-Za-z ]*\)".*/\1/p' "$T/resp")
+sleep 3
+t_later=$(last_tick "$T/boot.log")
+if [ $p_rc = 0 ] && [ "$state" = Paused ] && [ -n "$t_paused" ] &&
+	[ "$t_later" = "$t_paused" ]; then
+	ok pause-stops-guest
+else
+	bad pause-stops-guest "pause status $p_rc ($(cat "$T/pause.err")), state $state, tick $t_paused then $t_later"
+fi
+ringvm resume --api-sock "$S" 2>"$T/resume.err"
+r_rc=$?
+if [ $r_rc = 0 ] && wait_tick "$T/boot.log" $((t_paused + 2)); then
+	ok resume-continues
+else
+	bad resume-continues "resume status $r_rc ($(cat "$T/resume.err")), last tick $(last_tick "$T/boot.log")"
+fi
+
+# 3. Snapshot a paused guest, kill its ringvm outright, and restore it in
+#    a new process: the same process goes on counting and writing.
+wait_tick "$T/boot.log" $((t_paused + 4))
+api "$S" PATCH /vm '{"state": "Paused"}' >/dev/null
+c13=$(api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$T/vm.state\", \"mem_file_path\": \"$T/vm.mem\"}")
+r13=$(cat "$T/resp")
+t_snap=$(last_tick "$T/boot.log")
+pid_snap=$(tr -d '\r' <"$T/boot.log" | sed -n 's/^RV tick=[0-9]* pid=\([0-9]*\)/\1/p' | tail -n 1)
+kill -9 $vm
+wait $vm 2>/dev/null
+cp "$T/disk.ext4" "$T/disk-at-snapshot.ext4"
+# The disk is what the guest had written when it was paused.
+log_at_snap=$(debugfs -R "cat /log.txt" "$T/disk.ext4" 2>/dev/null | tail -n 1)
+
+restore_run() { # NAME [extra flags]: restores vm.state in the background
+	name=$1
+	shift
+	ringvm restore --state "$T/vm.state" --mem "$T/vm.mem" --console none \
+		--serial-log "$T/$name.log" "$@" </dev/null >"$T/$name.out" 2>"$T/$name.err" &
+	rvm=$!
+	watch=$rvm
+}
+
+# check_run NAME: the restored guest's ticks continue its numbering with
+# the same PID up to the end, and ringvm exits 0 on its poweroff.
+check_run() {
+	wait_exit $rvm
+	first=$(ticks "$T/$1.log" | head -n 1)
+	pids=$(tr -d '\r' <"$T/$1.log" | sed -n 's/^RV tick=[0-9]* pid=\([0-9]*\)/\1/p' | sort -u)
+	done_line=$(tr -d '\r' <"$T/$1.log" | grep "^RV lc_done=")
+	[ "$rc" = 0 ] && [ "$first" = $((t_snap + 1)) ] && [ "$pids" = "$pid_snap" ] &&
+		[ "$done_line" = "RV lc_done=$TICKS pid=$pid_snap" ] &&
+		tr -d '\r' <"$T/$1.log" | grep -q "^RV lc_umount=ok"
+}
+
+restore_run restore1
+if [ "$c13" = 204 ] && check_run restore1; then
+	ok snapshot-restore-continues
+else
+	bad snapshot-restore-continues "snapshot $c13 ($r13) at tick $t_snap pid $pid_snap; restore: status $rc, first tick $first, pids [$pids], $done_line; $(tail -n 2 "$T/restore1.err")"
+fi
+# On the image: every tick once, in order, from the same process; clean.
+debugfs -R "cat /log.txt" "$T/disk.ext4" >"$T/log.txt" 2>/dev/null
+want=$(i=0; while [ $i -lt $TICKS ]; do echo "tick $i pid $pid_snap"; i=$((i + 1)); done | md5sum)
+# The writer logs a tick, syncs, then prints it: at the pause the image may
+# hold the tick after the last one printed.
+if [ "$(md5sum <"$T/log.txt")" = "$want" ] &&
+	{ [ "$log_at_snap" = "tick $t_snap pid $pid_snap" ] ||
+	  [ "$log_at_snap" = "tick $((t_snap + 1)) pid $pid_snap" ]; } &&
+	e2fsck -fn "$T/disk.ext4" >"$T/fsck.txt" 2>&1; then
+	ok snapshot-data-on-image
+else
+	bad snapshot-data-on-image "at the snapshot the image ended with [$log_at_snap]; now $(wc -l <"$T/log.txt") lines, last [$(tail -n 1 "$T/log.txt")]; fsck: $(tail -n 2 "$T/fsck.txt" | tr '\n' ' ')"
+fi
+
+# 4. The same snapshot once more, with the disk as it was then.
+cp "$T/disk-at-snapshot.ext4" "$T/disk.ext4"
+restore_run restore2
+if check_run restore2 && e2fsck -fn "$T/disk.ext4" >/dev/null 2>&1; then
+	ok restore-twice
+else
+	bad restore-twice "status $rc, first tick $first, pids [$pids], $done_line; $(tail -n 2 "$T/restore2.err")"
+fi
+
+# 5. Restored paused: nothing runs until resumed over the API.
+cp "$T/disk-at-snapshot.ext4" "$T/disk.ext4"
+restore_run restore3 --paused --api-sock "$T/r3.sock"
+n=0
+while [ ! -S "$T/r3.sock" ] && [ $n -lt 100 ] && alive $rvm; do sleep 0.1; n=$((n + 1)); done
+sleep 2
+c14=$(api "$T/r3.sock" GET /)
+r14=$(cat "$T/resp")
+quiet=$(ticks "$T/restore3.log" | wc -l)
+c15=$(api "$T/r3.sock" PATCH /vm '{"state": "Resumed"}')
+if [ "$c14" = 200 ] && echo "$r14" | grep -q '"state":"Paused"' &&
+	[ "$quiet" = 0 ] && [ "$c15" = 204 ] && check_run restore3; then
+	ok restore-paused-then-resume
+else
+	bad restore-paused-then-resume "GET / $c14 $r14, ticks while paused $quiet, resume $c15, then status $rc first $first"
+fi
+kill -9 $rvm 2>/dev/null
+
+# 6. SendCtrlAltDel: the keys reach the guest's keyboard driver, and Linux
+#    (a shell as init: Ctrl-Alt-Del reboots at once) restarts; ringvm ends.
+cp "$T/disk-at-snapshot.ext4" "$T/disk.ext4"
+restore_run restore4 --api-sock "$T/r4.sock"
+n=0
+while [ ! -S "$T/r4.sock" ] && [ $n -lt 100 ] && alive $rvm; do sleep 0.1; n=$((n + 1)); done
+wait_tick "$T/restore4.log" $((t_snap + 2))
+c16=$(api "$T/r4.sock" PUT /actions '{"action_type": "SendCtrlAltDel"}')
+r16=$(cat "$T/resp")
+wait_exit $rvm
+if [ "$c16" = 204 ] && [ "$rc" = 0 ] && grep -q "ringvm: guest rebooted" "$T/restore4.err" &&
+	[ "$(last_tick "$T/restore4.log")" -lt $((TICKS - 1)) ]; then
+	ok api-send-ctrl-alt-del
+else
+	bad api-send-ctrl-alt-del "SendCtrlAltDel $c16 ($r16), then status $rc, $(tail -n 1 "$T/restore4.err"), last tick $(last_tick "$T/restore4.log")"
+fi
