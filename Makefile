@@ -22,7 +22,7 @@ ASANOBJS := $(LIBSRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all clean test demo deps images bench-boot bench-io fuzz unit-bins
+.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle fuzz unit-bins
 
 all: $(BUILD)/ringvm
 
@@ -56,6 +56,12 @@ $(BUILD)/tests/kvm/kvm-tests: $(KVM_TEST_SRCS) $(LIBOBJS)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -Itests -o $@ $(KVM_TEST_SRCS) \
 		$(LIBOBJS) $(LDFLAGS_RV) $(LDLIBS_RV)
 
+# A test's tool for editing state files (tests/e2e/snapshot_bad.sh).
+$(BUILD)/tests/e2e/state-tool: tests/e2e/tools/state_tool.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -o $@ $< $(LIBOBJS) \
+		$(LDFLAGS_RV) $(LDLIBS_RV)
+
 -include tests/e2e/guests/guests.mk
 
 deps:
@@ -65,7 +71,7 @@ images: deps
 	scripts/guest-images.sh
 
 test: deps
-	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests
+	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool
 	scripts/guest-images.sh
 	tests/run-all.sh
 
@@ -83,6 +89,11 @@ bench-io: deps
 	$(MAKE) all
 	scripts/guest-images.sh
 	bench/io.sh
+
+bench-lifecycle: deps
+	$(MAKE) all
+	scripts/guest-images.sh
+	bench/lifecycle.sh
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)

@@ -62,6 +62,13 @@ while [ ! -c /dev/kvm ] && [ $i -lt 20 ]; do
 done
 [ -c /dev/kvm ] || fail "/dev/kvm did not appear after loading kvm-amd (no SVM in the emulated CPU?)"
 
+# Two idle VMs held for the whole run keep KVM's static keys from flipping
+# (and L1 from live-patching its scheduler) each time a test's VM comes or
+# goes: that patching is what stalled the emulator (guest/l1_kvm_pin.c).
+if [ -x /harness/l1-kvm-pin ]; then
+	/harness/l1-kvm-pin </dev/null >/dev/null 2>&1 &
+fi
+
 cd /work || fail "no /work"
 out "RINGVM-HARNESS-STARTED"
 sh -c "$(cat /harness/command)" </dev/ttyS0 >/dev/ttyS0 2>&1

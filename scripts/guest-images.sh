@@ -159,9 +159,13 @@ extract_vmlinux() {
 	mv "$out.tmp" "$out"
 }
 
-if ! stamp_ok kernel "$KPKG $KVER" || [ ! -f "$IMG/vmlinux" ] || [ ! -f "$IMG/vmlinuz" ]; then
+if ! stamp_ok kernel "$KPKG $KVER" || [ ! -f "$IMG/vmlinux" ] || [ ! -f "$IMG/vmlinuz" ] ||
+	[ ! -f "$IMG/System.map" ]; then
 	say "kernel $KVER: vmlinuz, vmlinux"
 	cp "$BZ" "$IMG/vmlinuz"
+	# The harness names L1's stuck CPUs' code from it (vmlinux has no
+	# symbols).
+	cp "$KROOT/boot/System.map-$KVER" "$IMG/System.map"
 	extract_vmlinux "$IMG/vmlinuz" "$IMG/vmlinux"
 	echo "$KVER" >"$IMG/kernel-version"
 	stamp_set kernel "$KPKG $KVER"

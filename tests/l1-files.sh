@@ -3,7 +3,8 @@
 # emulated machine. Sets the array L1_FILES; needs B (build dir) and IMG.
 L1_FILES=(--file tests/l1-suite.sh --file tests/cli/bad_input.sh
 	--file tests/e2e/suite.sh --file tests/e2e/virtio.sh
-	--file tests/e2e/lifecycle.sh --host-bin "$(command -v curl)"
+	--file tests/e2e/lifecycle.sh --file tests/e2e/snapshot_bad.sh
+	--file "$B/tests/e2e/state-tool" --host-bin "$(command -v curl)"
 	--file "$B/tests/kvm/kvm-tests" --file "$IMG/data.ext4" --file "$IMG/data.hello.txt"
 	--host-bin "$(command -v debugfs)" --host-bin "$(command -v e2fsck)"
 	--file "$IMG/vmlinuz" --file "$IMG/vmlinux" --file "$IMG/initrd.cpio.gz"

@@ -7,10 +7,17 @@
  *
  * O_DIRECT: a request whose buffers or lengths are not aligned to
  * BLK_DIO_ALIGN goes through an aligned bounce buffer (copied in before a
- * write, out after a read), so a guest is never failed for its alignment. */
+ * write, out after a read), so a guest is never failed for its alignment.
+ * The guest chooses how long its requests are and how many are in flight,
+ * so bounce memory is charged to a budget its owner (a device queue) keeps:
+ * the owner holds back a request that does not fit what is left (it fits
+ * once the requests in flight complete), and a request longer than the
+ * whole budget goes through a buffer of BLK_BOUNCE_BUDGET bytes, a chunk at
+ * a time, on the synchronous path. */
 #ifndef RINGVM_BACKENDS_BLK_FILE_H
 #define RINGVM_BACKENDS_BLK_FILE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +30,20 @@
 /* Buffer and length alignment assumed for O_DIRECT (the logical block
  * size of practically every disk; requests are in 512-byte sectors). */
 #define BLK_DIO_ALIGN 512
+
+/* O_DIRECT bounce memory one queue may hold at once, whatever its guest
+ * sends. Linux sends virtio-blk requests of at most max_sectors, 1280 KiB
+ * by default, so three of those bounce side by side; a longer one (a guest
+ * that raised max_sectors_kb) is moved through a buffer of this size. A
+ * multiple of the page size, so every chunk is aligned for O_DIRECT. */
+#define BLK_BOUNCE_BUDGET (4u << 20)
+
+/* Bounce memory charged to one owner. `used` is touched only on the
+ * thread that runs the owner's I/O; `peak` may be read from any thread. */
+struct blk_bounce_budget {
+	size_t used;                 /* bytes allocated now */
+	atomic_size_t peak;          /* most bytes allocated at once */
+};
 
 struct blk_file {
 	int fd;
@@ -64,28 +85,46 @@ struct blk_io {
 	size_t len;                  /* sum of iov lengths */
 	const struct blk_range *range; /* DISCARD/WRITE_ZEROES */
 	unsigned int nranges;
+	/* READ/WRITE on an O_DIRECT file: where bounce memory is charged
+	 * (required there; see blk_bounce_need). */
+	struct blk_bounce_budget *budget;
 
 	int res;                     /* on completion: 0 or -errno */
 
 	/* Back end private. */
 	void *bounce;                /* O_DIRECT bounce buffer, or NULL */
-	struct iovec bounce_iov;
+	struct iovec bounce_iov;     /* shorter than len: a chunk at a time */
 	unsigned int pending;        /* io_uring operations in flight */
 	bool sync_redo;              /* redo the ranges synchronously */
 };
 
 /* Synchronous back end: runs io to completion, sets io->res. Short
- * transfers are continued; EINTR is retried. */
+ * transfers are continued; EINTR is retried. A request longer than
+ * BLK_BOUNCE_BUDGET that needs bouncing is read or written one
+ * budget-sized chunk at a time. */
 void blk_sync_exec(const struct blk_file *f, struct blk_io *io);
+
+/* Bounce memory io would charge to io->budget: 0 when it needs none (not
+ * O_DIRECT, not READ/WRITE, or aligned buffers), else its length, but at
+ * most BLK_BOUNCE_BUDGET. The owner starts io only when this is at most
+ * BLK_BOUNCE_BUDGET - budget->used, which always holds when nothing is in
+ * flight. */
+size_t blk_bounce_need(const struct blk_file *f, const struct blk_io *io);
+/* True when io needs bouncing and is longer than BLK_BOUNCE_BUDGET: only
+ * blk_sync_exec runs it (in chunks). */
+bool blk_bounce_chunked(const struct blk_file *f, const struct blk_io *io);
 
 /* Shared with the io_uring back end. */
 /* Sets up io->bounce if O_DIRECT and io's buffers are unaligned (copying
- * the data in for a write). Returns 0 or -ENOMEM. */
+ * the data in for a write, unless chunked), charging io->budget. Returns 0,
+ * -ENOMEM (allocation failed, or the budget would be exceeded: the owner
+ * should have waited) or -EINVAL (no budget given). */
 int blk_bounce_prepare(const struct blk_file *f, struct blk_io *io);
-/* After completion: copies a read's data out of the bounce buffer and
- * frees it. */
+/* After completion: copies a read's data out of the bounce buffer (unless
+ * chunked: done chunk by chunk), frees it and returns it to the budget. */
 void blk_bounce_finish(struct blk_io *io);
-/* Effective buffers for I/O: the bounce buffer or io->iov. */
+/* Effective buffers for I/O: the bounce buffer or io->iov. Not for a
+ * chunked request. */
 struct iovec *blk_io_iov(struct blk_io *io, unsigned int *iovcnt);
 /* Continues a READ/WRITE synchronously from byte `done`. 0 or -errno. */
 int blk_sync_rw_from(const struct blk_file *f, struct blk_io *io,

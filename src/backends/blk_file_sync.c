@@ -88,27 +88,75 @@ static bool iov_aligned(const struct iovec *iov, unsigned int n)
 	return true;
 }
 
+static bool needs_bounce(const struct blk_file *f, const struct blk_io *io)
+{
+	return f->direct && (io->op == BLK_OP_READ || io->op == BLK_OP_WRITE) &&
+	       !iov_aligned(io->iov, io->iovcnt);
+}
+
+size_t blk_bounce_need(const struct blk_file *f, const struct blk_io *io)
+{
+	if (!needs_bounce(f, io))
+		return 0;
+	return io->len < BLK_BOUNCE_BUDGET ? io->len : BLK_BOUNCE_BUDGET;
+}
+
+bool blk_bounce_chunked(const struct blk_file *f, const struct blk_io *io)
+{
+	return needs_bounce(f, io) && io->len > BLK_BOUNCE_BUDGET;
+}
+
+/* Copies n bytes between buf and io's buffers from byte `skip` of them. */
+static void copy_iov(const struct blk_io *io, size_t skip, void *buf,
+		     size_t n, bool to_iov)
+{
+	uint8_t *p = buf;
+
+	for (unsigned int i = 0; i < io->iovcnt && n; i++) {
+		size_t len = io->iov[i].iov_len;
+		uint8_t *base = io->iov[i].iov_base;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		len -= skip;
+		if (len > n)
+			len = n;
+		if (to_iov)
+			memcpy(base + skip, p, len);
+		else
+			memcpy(p, base + skip, len);
+		p += len;
+		n -= len;
+		skip = 0;
+	}
+}
+
 int blk_bounce_prepare(const struct blk_file *f, struct blk_io *io)
 {
+	size_t need = blk_bounce_need(f, io);
+	struct blk_bounce_budget *bb = io->budget;
 	void *buf;
 
 	io->bounce = NULL;
-	if (!f->direct || (io->op != BLK_OP_READ && io->op != BLK_OP_WRITE) ||
-	    iov_aligned(io->iov, io->iovcnt))
+	if (!need)
 		return 0;
-	if (posix_memalign(&buf, 4096, io->len ? io->len : 4096) != 0)
+	if (!bb)
+		return -EINVAL;
+	if (need > BLK_BOUNCE_BUDGET - bb->used)
 		return -ENOMEM;
-	if (io->op == BLK_OP_WRITE) {
-		size_t pos = 0;
-
-		for (unsigned int i = 0; i < io->iovcnt; i++) {
-			memcpy((uint8_t *)buf + pos, io->iov[i].iov_base,
-			       io->iov[i].iov_len);
-			pos += io->iov[i].iov_len;
-		}
-	}
+	if (posix_memalign(&buf, 4096, need) != 0)
+		return -ENOMEM;
+	bb->used += need;
+	if (bb->used > atomic_load_explicit(&bb->peak, memory_order_relaxed))
+		atomic_store_explicit(&bb->peak, bb->used,
+				      memory_order_relaxed);
+	/* A chunked request is copied a chunk at a time instead. */
+	if (io->op == BLK_OP_WRITE && need == io->len)
+		copy_iov(io, 0, buf, io->len, false);
 	io->bounce = buf;
-	io->bounce_iov = (struct iovec){ .iov_base = buf, .iov_len = io->len };
+	io->bounce_iov = (struct iovec){ .iov_base = buf, .iov_len = need };
 	return 0;
 }
 
@@ -116,16 +164,11 @@ void blk_bounce_finish(struct blk_io *io)
 {
 	if (!io->bounce)
 		return;
-	if (io->op == BLK_OP_READ && io->res == 0) {
-		size_t pos = 0;
-
-		for (unsigned int i = 0; i < io->iovcnt; i++) {
-			memcpy(io->iov[i].iov_base, (uint8_t *)io->bounce + pos,
-			       io->iov[i].iov_len);
-			pos += io->iov[i].iov_len;
-		}
-	}
+	if (io->op == BLK_OP_READ && io->res == 0 &&
+	    io->bounce_iov.iov_len == io->len)
+		copy_iov(io, 0, io->bounce, io->len, true);
 	free(io->bounce);
+	io->budget->used -= io->bounce_iov.iov_len;
 	io->bounce = NULL;
 }
 
@@ -175,6 +218,33 @@ int blk_sync_rw_from(const struct blk_file *f, struct blk_io *io, size_t done)
 		if (r == 0)
 			return -EIO; /* the image shrank under us */
 		pos += (size_t)r;
+	}
+	return 0;
+}
+
+/* A request longer than its bounce buffer, one buffer-full at a time:
+ * each chunk is a multiple of BLK_DIO_ALIGN at an aligned offset, as the
+ * request's length and offset are. */
+static int rw_chunked(const struct blk_file *f, struct blk_io *io)
+{
+	size_t chunk = io->bounce_iov.iov_len;
+
+	for (size_t pos = 0; pos < io->len; pos += chunk) {
+		size_t n = io->len - pos < chunk ? io->len - pos : chunk;
+		struct iovec one = { .iov_base = io->bounce, .iov_len = n };
+		struct blk_io sub = {
+			.op = io->op, .off = io->off + pos,
+			.iov = &one, .iovcnt = 1, .len = n,
+		};
+		int rc;
+
+		if (io->op == BLK_OP_WRITE)
+			copy_iov(io, pos, io->bounce, n, false);
+		rc = blk_sync_rw_from(f, &sub, 0);
+		if (rc)
+			return rc;
+		if (io->op == BLK_OP_READ)
+			copy_iov(io, pos, io->bounce, n, true);
 	}
 	return 0;
 }
@@ -251,7 +321,10 @@ void blk_sync_exec(const struct blk_file *f, struct blk_io *io)
 	switch (io->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		io->res = blk_sync_rw_from(f, io, 0);
+		if (io->bounce && io->bounce_iov.iov_len < io->len)
+			io->res = rw_chunked(f, io);
+		else
+			io->res = blk_sync_rw_from(f, io, 0);
 		break;
 	case BLK_OP_FLUSH:
 		do {

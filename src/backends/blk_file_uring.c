@@ -1,8 +1,9 @@
 /* The io_uring back end for raw images: a device's batch of requests
  * becomes SQEs and one io_uring_submit; completions wake the device's I/O
  * thread through the ring's registered eventfd. The rare cases the kernel
- * leaves to us (short transfers, fallocate modes the file system lacks)
- * are finished with the synchronous helpers on the same thread. */
+ * leaves to us (short transfers, fallocate modes the file system lacks,
+ * O_DIRECT requests too long to bounce at once) are finished with the
+ * synchronous helpers on the same thread. */
 #include "backends/blk_file.h"
 
 #include <errno.h>
@@ -159,6 +160,15 @@ void blk_uring_queue(struct blk_uring *u, struct blk_io *io)
 	io->pending = 0;
 	io->sync_redo = false;
 	u->inflight++;
+	if (blk_bounce_chunked(u->f, io)) {
+		/* Rare (a guest that raised max_sectors, with unaligned
+		 * buffers): the synchronous path moves it through one
+		 * budget-sized buffer, holding up this thread meanwhile. */
+		blk_sync_exec(u->f, io);
+		u->inflight--;
+		u->cb.done(u->cb.ctx, io);
+		return;
+	}
 	rc = blk_bounce_prepare(u->f, io);
 	if (rc || n == 0) {
 		io->res = rc;

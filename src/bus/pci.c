@@ -423,6 +423,19 @@ void pci_device_load(struct pci_device *d, struct state_cursor *c)
 		 * with nothing the snapshot cares about. */
 		if (i == PCI_STATUS || i == PCI_STATUS + 1)
 			m = 0xff;
+		/* A BAR register shows its address, or its size mask while
+		 * the guest sizes it (paused between writing all-ones and
+		 * writing the address back): either is this layout, and is
+		 * restored as it was. */
+		if (i >= PCI_BAR0 && i < PCI_BAR_END) {
+			unsigned int bar = (i - PCI_BAR0) / 4;
+			uint32_t v = get_le32(&saved[PCI_BAR0 + 4 * bar]);
+
+			if (v == bar_reg_addr(d, bar) ||
+			    v == bar_reg_mask(d, bar))
+				continue;
+			m = 0;
+		}
 		if ((saved[i] & ~m) != (d->cfg[i] & ~m)) {
 			char why[96];
 
@@ -438,5 +451,6 @@ void pci_device_load(struct pci_device *d, struct state_cursor *c)
 	for (unsigned int i = 0; i < PCI_CFG_SIZE; i++)
 		d->cfg[i] = (uint8_t)((d->cfg[i] & ~d->wmask[i]) |
 				      (saved[i] & d->wmask[i]));
+	memcpy(&d->cfg[PCI_BAR0], &saved[PCI_BAR0], PCI_BAR_END - PCI_BAR0);
 	pthread_mutex_unlock(&d->lock);
 }

@@ -420,33 +420,48 @@ int uart8250_load(struct uart8250 *u, const struct state_reader *r,
 		  const char *name, struct rv_err *err)
 {
 	struct state_cursor c;
-	uint8_t rx[RX_FIFO_SIZE];
+	struct uart8250 s;      /* the section's registers, then taken whole */
 	uint32_t n;
 
 	if (state_section(r, name, UART_SECTION_VERSION, &c, NULL, err) < 0)
 		return -1;
-	pthread_mutex_lock(&u->lock);
-	u->ier = state_get_u8(&c) & IER_MASK;
-	u->lcr = state_get_u8(&c);
-	u->mcr = state_get_u8(&c) & MCR_MASK;
-	u->msr = state_get_u8(&c);
-	u->scr = state_get_u8(&c);
-	u->dll = state_get_u8(&c);
-	u->dlm = state_get_u8(&c);
-	u->fifo_on = state_get_bool(&c);
-	u->overrun = state_get_bool(&c);
-	u->thr_ipending = state_get_bool(&c);
+	s.ier = state_get_u8(&c) & IER_MASK;
+	s.lcr = state_get_u8(&c);
+	s.mcr = state_get_u8(&c) & MCR_MASK;
+	s.msr = state_get_u8(&c);
+	s.scr = state_get_u8(&c);
+	s.dll = state_get_u8(&c);
+	s.dlm = state_get_u8(&c);
+	s.fifo_on = state_get_bool(&c);
+	s.overrun = state_get_bool(&c);
+	s.thr_ipending = state_get_bool(&c);
 	/* Matches the interrupt controller's restored line state. */
-	u->irq_level = state_get_bool(&c);
+	s.irq_level = state_get_bool(&c);
 	n = state_get_u32(&c);
-	if (n > rx_capacity(u)) {
+	if (n > rx_capacity(&s)) {
 		state_cursor_reject(&c, "receive FIFO holds more than it can");
 		n = 0;
 	}
-	state_get_bytes(&c, rx, n);
-	memcpy(u->rx, rx, n);
+	state_get_bytes(&c, s.rx, n);
+	/* Only a section accepted whole is taken: a refused one (corrupt,
+	 * truncated) leaves the UART as it was, never half loaded. */
+	if (state_cursor_finish(&c, err) < 0)
+		return -1;
+	pthread_mutex_lock(&u->lock);
+	u->ier = s.ier;
+	u->lcr = s.lcr;
+	u->mcr = s.mcr;
+	u->msr = s.msr;
+	u->scr = s.scr;
+	u->dll = s.dll;
+	u->dlm = s.dlm;
+	u->fifo_on = s.fifo_on;
+	u->overrun = s.overrun;
+	u->thr_ipending = s.thr_ipending;
+	u->irq_level = s.irq_level;
+	memcpy(u->rx, s.rx, n);
 	u->rx_head = 0;
-	u->rx_count = c.bad ? 0 : n;
+	u->rx_count = n;
 	pthread_mutex_unlock(&u->lock);
-	return state_cursor_finish(&c, err);
+	return 0;
 }

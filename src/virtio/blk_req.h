@@ -37,7 +37,9 @@
  * advertises as max_discard_seg / max_write_zeroes_seg). */
 #define BLK_REQ_MAX_RANGES 16
 /* Largest IN/OUT transfer accepted (Linux sends at most a few MiB); keeps
- * used lengths in 32 bits and bounds O_DIRECT bounce buffers. */
+ * used lengths in 32 bits and bounds how long one O_DIRECT request too
+ * long to bounce at once holds the I/O thread (bounce memory itself is
+ * bounded per queue: BLK_BOUNCE_BUDGET). */
 #define BLK_REQ_MAX_DATA (1u << 30)
 
 struct blk_req_limits {

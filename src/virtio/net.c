@@ -554,8 +554,12 @@ static void net_pause(void *dev)
 {
 	struct virtio_net *n = dev;
 
-	ev_loop_call(n->loop, rx_release, n);
+	/* Park the I/O thread first, then give the chains back on it (calls
+	 * still run while paused). The other way round, a packet arriving
+	 * between the two let a handler take a receive chain again, held
+	 * through the pause and lost to a snapshot. */
 	ev_loop_pause(n->loop);
+	ev_loop_call(n->loop, rx_release, n);
 }
 
 static void net_resume(void *dev)

@@ -175,7 +175,7 @@ void virtio_pci_kick_all(struct virtio_pci *t);
  * Load into a new, never-activated device built with the same
  * configuration; an active device comes back up with its rings as saved.
  * Call after the device's own load (its config), since activation may use
- * it. */
+ * it. The device serves nothing until virtio_pci_kick_all (or resume). */
 void virtio_pci_save(struct virtio_pci *t, struct state_writer *w,
 		     const char *name);
 int virtio_pci_load(struct virtio_pci *t, const struct state_reader *r,

@@ -165,6 +165,11 @@ int virtio_pci_load(struct virtio_pci *t, const struct state_reader *r,
 		state_cursor_reject(&c, "the driver's features were never offered");
 	if (active && !(status & VIRTIO_STATUS_DRIVER_OK))
 		state_cursor_reject(&c, "active without DRIVER_OK");
+	/* A device only starts after FEATURES_OK (driver_ok): without it
+	 * set_features is skipped below and the device would run with
+	 * other features than the driver negotiated. */
+	if (active && !(status & VIRTIO_STATUS_FEATURES_OK))
+		state_cursor_reject(&c, "active without FEATURES_OK");
 	atomic_store(&t->config_vector, cvec);
 	atomic_store(&t->status, status);
 	if (state_cursor_finish(&c, err) < 0) {
@@ -185,9 +190,9 @@ int virtio_pci_load(struct virtio_pci *t, const struct state_reader *r,
 		snprintf(tmp, sizeof(tmp), "%s", err->msg);
 		return rv_fail(err, "%s: %s", name, tmp);
 	}
-	/* Requests the guest queued before the snapshot, and whose kick the
-	 * paused device did not act on, are picked up now. */
-	virtio_pci_kick_all(t);
+	/* Requests the guest queued before the snapshot are picked up by the
+	 * caller's virtio_pci_kick_all, once the whole restore succeeded: a
+	 * refused restore must not have served a single request. */
 	return 0;
 }
 

@@ -253,6 +253,12 @@ void vm_devices_resume(struct vm *vm)
 		virtio_pci_resume(vm->devs.vdev[i].t);
 }
 
+void vm_devices_kick(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++)
+		virtio_pci_kick_all(vm->devs.vdev[i].t);
+}
+
 void vm_devices_save(struct vm *vm, struct state_writer *w)
 {
 	for (unsigned int i = 0; i < vm->devs.n; i++) {

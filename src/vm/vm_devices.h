@@ -42,6 +42,9 @@ void vm_devices_print_stats(struct vm *vm, FILE *out);
 /* VM pause/resume: every device quiesced (see virtio_dev_ops.pause). */
 void vm_devices_pause(struct vm *vm);
 void vm_devices_resume(struct vm *vm);
+/* Every enabled queue of every device looks at its ring (after a
+ * restore: what the guest queued before the snapshot gets served). */
+void vm_devices_kick(struct vm *vm);
 /* Snapshot: each device's sections, by its name (blk0, net0, ...). Load
  * into devices just built from the same configuration. */
 void vm_devices_save(struct vm *vm, struct state_writer *w);

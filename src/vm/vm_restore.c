@@ -194,11 +194,15 @@ int vm_restore(const struct vm_restore_opts *o, struct vm **out,
 	close(mem_fd);
 	close(kvm_fd);
 	state_reader_free(&r);
-	/* vm_run starts the vCPUs parked when the VM is to stay paused. */
+	/* vm_run starts the vCPUs parked when the VM is to stay paused; the
+	 * devices look at their rings only now that everything is in (or at
+	 * resume, which kicks them too). */
 	if (o->paused) {
 		vm_devices_pause(vm);
 		atomic_store(&vm->m.pause_req, true);
 		atomic_store(&vm->paused, true);
+	} else {
+		vm_devices_kick(vm);
 	}
 	*out = vm;
 	return 0;

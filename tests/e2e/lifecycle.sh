@@ -12,7 +12,7 @@
 # tests: e2e/api-stats-live e2e/pause-stops-guest e2e/resume-continues
 # tests: e2e/snapshot-restore-continues e2e/snapshot-data-on-image
 # tests: e2e/restore-twice e2e/restore-paused-then-resume
-# tests: e2e/api-send-ctrl-alt-del
+# tests: e2e/api-send-ctrl-alt-del e2e/snapshot-failure-keeps-guest
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -171,7 +171,20 @@ fi
 
 # 3. Snapshot a paused guest, kill its ringvm outright, and restore it in
 #    a new process: the same process goes on counting and writing.
-wait_tick "$T/boot.log" $((t_paused + 4))
+# A snapshot that cannot be written leaves the guest as it was.
+api "$S" PATCH /vm '{"state": "Paused"}' >/dev/null
+c_bad=$(api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$T/no/such/dir/vm.state\", \"mem_file_path\": \"$T/bad.mem\"}")
+r_bad=$(cat "$T/resp")
+left=$(ls "$T" | grep -c "bad.mem\|ringvm-new")
+c_res=$(api "$T/api.sock" PATCH /vm '{"state": "Resumed"}')
+t_bad=$(last_tick "$T/boot.log")
+if [ "$c_bad" = 400 ] && [ "$left" = 0 ] && [ "$c_res" = 204 ] &&
+	wait_tick "$T/boot.log" $((t_bad + 2)); then
+	ok snapshot-failure-keeps-guest
+else
+	bad snapshot-failure-keeps-guest "snapshot $c_bad ($r_bad), $left files left, resume $c_res, ticks $t_bad then $(last_tick "$T/boot.log")"
+fi
+wait_tick "$T/boot.log" $((t_paused + 6))
 api "$S" PATCH /vm '{"state": "Paused"}' >/dev/null
 c13=$(api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$T/vm.state\", \"mem_file_path\": \"$T/vm.mem\"}")
 r13=$(cat "$T/resp")

@@ -6,6 +6,7 @@
 # tests: e2e/bzimage-boot-poweroff e2e/pvh-boot e2e/smp-2-cpus
 # tests: e2e/clocksource-kvm-clock e2e/cmdline-intact e2e/reboot-default
 # tests: e2e/reboot-acpi e2e/reboot-i8042 e2e/triple-fault-exit-2
+# tests: e2e/sigterm-with-stalled-stdout
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -119,4 +120,42 @@ elif ! grep -qE '^RIP=[0-9a-f]{16} RFLAGS=[0-9a-f]{16}$' "$T/triple-fault.err" |
 	echo "FAIL e2e/triple-fault-exit-2: no register dump (RIP, CR0, CS lines) on stderr"
 else
 	echo "PASS e2e/triple-fault-exit-2"
+fi
+
+# 5. A stdout nobody reads must not hold the guest or ringvm up: with its
+#    stdout a pipe that fills (64 KiB) and is never read, SIGTERM ends
+#    ringvm within a second, with status 128+15. (That the guest never
+#    waits on the pipe is the UART unit test's: here the serial log keeps
+#    its own record.)
+echo "--- e2e/sigterm-with-stalled-stdout"
+rm -f "$T/stuck"
+mkfifo "$T/stuck"
+exec 5<>"$T/stuck"
+ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=flood" --serial-log "$T/flood.log" \
+	</dev/null >"$T/stuck" 2>"$T/flood.err" &
+fvm=$!
+n=0
+logsize() { { wc -c <"$T/flood.log"; } 2>/dev/null || echo 0; }
+while [ "$(logsize)" -lt 100000 ] &&
+	kill -0 $fvm 2>/dev/null && [ $n -lt $((LIMIT * 2)) ]; do
+	sleep 0.5
+	n=$((n + 1))
+done
+size=$(logsize)
+kill -TERM $fvm
+ms=0
+while [ -d /proc/$fvm ] && ! grep -q '^[0-9]* (.*) Z' /proc/$fvm/stat 2>/dev/null &&
+	[ $ms -lt 5000 ]; do
+	sleep 0.1
+	ms=$((ms + 100))
+done
+kill -9 $fvm 2>/dev/null
+wait $fvm
+frc=$?
+exec 5>&-
+if [ "$size" -ge 100000 ] && [ $ms -le 1000 ] && [ $frc = 143 ]; then
+	echo "PASS e2e/sigterm-with-stalled-stdout"
+else
+	echo "FAIL e2e/sigterm-with-stalled-stdout: serial log $size bytes while stdout was stuck, stopped $ms ms after SIGTERM with status $frc; $(tail -n 2 "$T/flood.err")"
 fi

@@ -5,8 +5,9 @@
  * ioeventfd would). Checks what a user cares about: the bytes land in the
  * file and come back, flush/discard/write-zeroes do their job, read-only
  * disks refuse writes, hostile chains fail cleanly, a reset with requests
- * in flight is safe, and a batch costs one interrupt. Every I/O test runs
- * on both back ends (io_uring and the synchronous fallback). */
+ * in flight is safe, a batch costs one interrupt, and a hostile guest
+ * cannot make O_DIRECT bounce buffers outgrow their budget. Every I/O test
+ * runs on both back ends (io_uring and the synchronous fallback). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,13 +39,14 @@
 #include "unit/virtq_driver.c"
 #include "unit/stats_text.h"
 
-#define RAM_SIZE   (16u << 20)
+#define RAM_SIZE   (64u << 20)
 #define RING_BASE  0x10000ull    /* queue q's rings at RING_BASE * (q + 1) */
 #define HEAP_BASE  0x100000ull
 #define IMG_SECTORS 4096         /* 2 MiB image */
 #define QSIZE      128
 #define NVEC       MSIX_MAX_VECTORS
 #define TIMEOUT_MS 5000
+#define MIB        (1u << 20)
 
 /* MSI-X messages as the vm layer would see them. */
 struct sink_log {
@@ -359,6 +361,31 @@ static struct req post(struct fx *f, unsigned int q, uint32_t type,
 	return r;
 }
 
+/* Header, the data segments given (all in one direction), status byte,
+ * through an indirect table: a chain of up to the queue size. */
+static struct req post_segs(struct fx *f, unsigned int q, uint32_t type,
+			    uint64_t sector, const struct vqd_seg *data,
+			    unsigned int n)
+{
+	struct vqd_seg *segs = calloc(n + 2, sizeof(*segs));
+	uint64_t hdr = galloc(f, 16, 16);
+	uint64_t table = galloc(f, 16ull * (n + 2), 16);
+	struct req r = { .data_gpa = n ? data[0].gpa : 0 };
+
+	assert_non_null(segs);
+	r.status_gpa = galloc(f, 1, 1);
+	*gptr(f, r.status_gpa, 1) = 0xee;
+	put_hdr(f, hdr, type, sector);
+	segs[0] = (struct vqd_seg){ hdr, 16, false };
+	for (unsigned int i = 0; i < n; i++)
+		segs[1 + i] = data[i];
+	segs[n + 1] = (struct vqd_seg){ r.status_gpa, 1, true };
+	r.head = vqd_add_indirect(&f->d[q], segs, n + 2, table);
+	vqd_publish(&f->d[q], r.head);
+	free(segs);
+	return r;
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -366,21 +393,28 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Waits for the next used element, then re-arms the interrupt the way
- * Linux's virtqueue_enable_cb does (used_event = last seen). */
-static void wait_used(struct fx *f, unsigned int q, uint32_t *id,
-		      uint32_t *len)
+/* Waits (at most ms) for the next used element, then re-arms the
+ * interrupt the way Linux's virtqueue_enable_cb does (used_event = last
+ * seen). */
+static void wait_used_ms(struct fx *f, unsigned int q, uint32_t *id,
+			 uint32_t *len, int ms)
 {
 	struct timespec ts = { 0, 100000 };
 
-	for (int i = 0; i < TIMEOUT_MS * 10; i++) {
+	for (int i = 0; i < ms * 10; i++) {
 		if (vqd_get_used(&f->d[q], id, len)) {
 			vqd_set_used_event(&f->d[q], f->d[q].last_used);
 			return;
 		}
 		nanosleep(&ts, NULL);
 	}
-	fail_msg("no used element on queue %u within %d ms", q, TIMEOUT_MS);
+	fail_msg("no used element on queue %u within %d ms", q, ms);
+}
+
+static void wait_used(struct fx *f, unsigned int q, uint32_t *id,
+		      uint32_t *len)
+{
+	wait_used_ms(f, q, id, len, TIMEOUT_MS);
 }
 
 /* Posts, kicks, waits; returns the status byte. */
@@ -923,6 +957,268 @@ static void test_direct_unaligned(void **state)
 	assert_memory_equal(file, gptr(f, w, 4096), 4096);
 }
 
+/* ---- O_DIRECT bounce memory under a hostile guest ---- */
+
+#define FLOOD_N    12
+#define FLOOD_LEN  (3 * MIB / 2)    /* two fit BLK_BOUNCE_BUDGET at once */
+#define GIANT_SEG  (8 * MIB)
+#define GIANT_SEGS (BLK_REQ_MAX_DATA / GIANT_SEG)
+
+static uint8_t flood_byte(unsigned int i, uint64_t j)
+{
+	return (uint8_t)(j * 11 + (j >> 10) + i * 37 + 3);
+}
+
+/* Waits for the n requests of r, in any order, each within ms: each comes
+ * back once, with status OK and used length ul[i]. */
+static void wait_all_ok(struct fx *f, const struct req *r, const uint32_t *ul,
+			unsigned int n, int ms)
+{
+	bool *seen = calloc(n, sizeof(*seen));
+
+	assert_non_null(seen);
+	for (unsigned int k = 0; k < n; k++) {
+		uint32_t id, len;
+		unsigned int i;
+
+		wait_used_ms(f, 0, &id, &len, ms);
+		for (i = 0; i < n && (r[i].head != id || seen[i]); i++)
+			;
+		assert_true(i < n);
+		seen[i] = true;
+		assert_int_equal(*gptr(f, r[i].status_gpa, 1), VIRTIO_BLK_S_OK);
+		assert_int_equal(len, ul[i]);
+	}
+	free(seen);
+}
+
+/* A hostile guest on an O_DIRECT disk: every buffer at an odd address (so
+ * every request bounces), everything published behind one kick. First 12
+ * writes of 1.5 MiB; then 12 reads of them back with two reads among them
+ * as long as a request may be (BLK_REQ_MAX_DATA: 128 descriptors all on
+ * one 8 MiB buffer). The queue's bounce memory, measured where the
+ * buffers are allocated, never exceeds BLK_BOUNCE_BUDGET; every request
+ * completes, within a bounded wait, with the right data. */
+static void test_direct_bounce_budget(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t img = (uint64_t)BLK_REQ_MAX_DATA + GIANT_SEG;
+	const uint64_t first = 16384;   /* sector: 8 MiB in */
+	struct vqd_seg giant[GIANT_SEGS];
+	uint64_t wbuf[FLOOD_N], rbuf[FLOOD_N], gbuf[2];
+	struct req r[FLOOD_N + 2];
+	uint32_t ul[FLOOD_N + 2];
+	unsigned int n = 0;
+	uint8_t *tmp = malloc(2 * GIANT_SEG);
+	uint64_t peak;
+
+	assert_non_null(tmp);
+	f->qsize = 256;
+	/* Sparse past the pattern; the last 16 MiB (where the giants' last
+	 * segments read) hold known bytes. */
+	assert_int_equal(ftruncate(f->fd, (off_t)img), 0);
+	for (uint64_t j = 0; j < 2 * GIANT_SEG; j++)
+		tmp[j] = pattern_byte(img - 2 * GIANT_SEG + j);
+	assert_int_equal(pwrite(f->fd, tmp, 2 * GIANT_SEG,
+				(off_t)(img - 2 * GIANT_SEG)), 2 * GIANT_SEG);
+	assert_int_equal(fsync(f->fd), 0);
+	start_opts(f, (struct virtio_blk_opts){ .direct = true });
+
+	for (unsigned int i = 0; i < FLOOD_N; i++) {
+		wbuf[i] = galloc(f, FLOOD_LEN + 1, 4096) + 1;
+		for (uint64_t j = 0; j < FLOOD_LEN; j++)
+			gptr(f, wbuf[i], FLOOD_LEN)[j] = flood_byte(i, j);
+		r[i] = post(f, 0, VIRTIO_BLK_T_OUT,
+			    first + (uint64_t)i * (FLOOD_LEN / 512), wbuf[i],
+			    FLOOD_LEN);
+		ul[i] = 1;
+	}
+	kick(f, 0);
+	wait_all_ok(f, r, ul, FLOOD_N, TIMEOUT_MS);
+	peak = stat_of(f, "bounce_bytes_peak");
+	assert_true(peak <= BLK_BOUNCE_BUDGET);
+	if (f->sync) {
+		/* One request at a time: nothing ever has to wait. */
+		assert_int_equal(peak, FLOOD_LEN);
+		assert_int_equal(stat_of(f, "bounce_waits"), 0);
+	} else {
+		/* All 12 at once: some waited for bounce memory, yet two
+		 * still bounced side by side. */
+		assert_true(peak >= 2 * FLOOD_LEN);
+		assert_true(stat_of(f, "bounce_waits") > 0);
+	}
+	for (unsigned int i = 0; i < FLOOD_N; i++) {
+		assert_int_equal(pread(f->fd, tmp, FLOOD_LEN,
+				       (off_t)((first + (uint64_t)i *
+						(FLOOD_LEN / 512)) * 512)),
+				 FLOOD_LEN);
+		assert_memory_equal(tmp, gptr(f, wbuf[i], FLOOD_LEN),
+				    FLOOD_LEN);
+	}
+
+	for (unsigned int g = 0; g < 2; g++) {
+		gbuf[g] = galloc(f, GIANT_SEG + 8, 4096) + 5;
+		memset(gptr(f, gbuf[g], GIANT_SEG), 0xee, GIANT_SEG);
+	}
+	for (unsigned int i = 0; i < FLOOD_N; i++) {
+		if (i == 0 || i == FLOOD_N / 2) {
+			unsigned int g = i ? 1 : 0;
+
+			for (unsigned int k = 0; k < GIANT_SEGS; k++)
+				giant[k] = (struct vqd_seg){ gbuf[g], GIANT_SEG,
+							     true };
+			ul[n] = BLK_REQ_MAX_DATA + 1;
+			r[n++] = post_segs(f, 0, VIRTIO_BLK_T_IN,
+					   (uint64_t)g * (GIANT_SEG / 512),
+					   giant, GIANT_SEGS);
+		}
+		rbuf[i] = galloc(f, FLOOD_LEN + 3, 4096) + 3;
+		memset(gptr(f, rbuf[i], FLOOD_LEN), 0, FLOOD_LEN);
+		ul[n] = FLOOD_LEN + 1;
+		r[n++] = post(f, 0, VIRTIO_BLK_T_IN,
+			      first + (uint64_t)i * (FLOOD_LEN / 512), rbuf[i],
+			      FLOOD_LEN);
+	}
+	assert_int_equal(n, FLOOD_N + 2);
+	kick(f, 0);
+	/* Bounded, but generous: each giant moves 1 GiB under ASan. */
+	wait_all_ok(f, r, ul, n, 120000);
+	for (unsigned int i = 0; i < FLOOD_N; i++)
+		assert_memory_equal(gptr(f, rbuf[i], FLOOD_LEN),
+				    gptr(f, wbuf[i], FLOOD_LEN), FLOOD_LEN);
+	/* Every segment of a giant is the same buffer: the chunks are read
+	 * in order, so it ends up holding the last segment's bytes. */
+	for (unsigned int g = 0; g < 2; g++) {
+		uint64_t last = (uint64_t)g * GIANT_SEG + BLK_REQ_MAX_DATA -
+				GIANT_SEG;
+		const uint8_t *p = gptr(f, gbuf[g], GIANT_SEG);
+
+		for (uint64_t j = 0; j < GIANT_SEG; j++)
+			if (p[j] != pattern_byte(last + j))
+				fail_msg("giant %u: byte %" PRIu64 " is %u", g,
+					 j, p[j]);
+	}
+	/* The giants went through one budget-sized buffer; never more. */
+	assert_int_equal(stat_of(f, "bounce_bytes_peak"), BLK_BOUNCE_BUDGET);
+	assert_int_equal(stat_of(f, "errors"), 0);
+	assert_int_equal(stat_of(f, "read_bytes"),
+			 (uint64_t)FLOOD_N * FLOOD_LEN +
+			 2ull * BLK_REQ_MAX_DATA);
+	free(tmp);
+}
+
+/* One request longer than the whole budget, as a guest that raised
+ * max_sectors_kb sends it, with unaligned buffers: it is moved through a
+ * budget-sized buffer in chunks (not refused), and the data is right both
+ * ways. Uneven segments at odd addresses, so chunk boundaries fall inside
+ * segments; the read back is cut elsewhere. */
+#define OVER_LEN  (9 * MIB + 3584)  /* three chunks, the last short */
+#define OVER_SEGS 40
+#define OVER_RSEGS 7
+
+static void test_direct_oversized_request(void **state)
+{
+	struct fx *f = *state;
+	struct vqd_seg w[OVER_SEGS], rd[OVER_RSEGS];
+	uint8_t *want = malloc(OVER_LEN), *file = malloc(OVER_LEN + 512);
+	const uint64_t sector = 8192;   /* 4 MiB in */
+	uint64_t pos = 0;
+	struct req r;
+	uint32_t id, ul;
+
+	assert_non_null(want);
+	assert_non_null(file);
+	f->qsize = 256;
+	assert_int_equal(ftruncate(f->fd, 32 * MIB), 0);
+	start_opts(f, (struct virtio_blk_opts){ .direct = true });
+	for (uint64_t j = 0; j < OVER_LEN; j++)
+		want[j] = (uint8_t)(flood_byte(7, j) ^ (j >> 16));
+	for (unsigned int k = 0; k < OVER_SEGS; k++) {
+		uint32_t len = k + 1 < OVER_SEGS ? 200000 + 1237 * k
+						 : (uint32_t)(OVER_LEN - pos);
+		uint64_t g = galloc(f, len + 8, 64) + 1 + k % 7;
+
+		memcpy(gptr(f, g, len), want + pos, len);
+		w[k] = (struct vqd_seg){ g, len, false };
+		pos += len;
+	}
+	assert_int_equal(pos, OVER_LEN);
+	r = post_segs(f, 0, VIRTIO_BLK_T_OUT, sector, w, OVER_SEGS);
+	kick(f, 0);
+	wait_used(f, 0, &id, &ul);
+	assert_int_equal(id, r.head);
+	assert_int_equal(*gptr(f, r.status_gpa, 1), VIRTIO_BLK_S_OK);
+	/* In the file, and not a byte further. */
+	assert_int_equal(pread(f->fd, file, OVER_LEN + 512,
+			       (off_t)(sector * 512)), OVER_LEN + 512);
+	assert_memory_equal(file, want, OVER_LEN);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(file[OVER_LEN + i], 0);
+
+	pos = 0;
+	for (unsigned int k = 0; k < OVER_RSEGS; k++) {
+		uint32_t len = k + 1 < OVER_RSEGS ? 1300001 + 3 * k
+						  : (uint32_t)(OVER_LEN - pos);
+		uint64_t g = galloc(f, len + 8, 64) + 3;
+
+		memset(gptr(f, g, len), 0, len);
+		rd[k] = (struct vqd_seg){ g, len, true };
+		pos += len;
+	}
+	r = post_segs(f, 0, VIRTIO_BLK_T_IN, sector, rd, OVER_RSEGS);
+	kick(f, 0);
+	wait_used(f, 0, &id, &ul);
+	assert_int_equal(id, r.head);
+	assert_int_equal(*gptr(f, r.status_gpa, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(ul, OVER_LEN + 1);
+	pos = 0;
+	for (unsigned int k = 0; k < OVER_RSEGS; k++) {
+		assert_memory_equal(gptr(f, rd[k].gpa, rd[k].len), want + pos,
+				    rd[k].len);
+		pos += rd[k].len;
+	}
+	/* One budget-sized buffer, not a 9 MiB one. */
+	assert_int_equal(stat_of(f, "bounce_bytes_peak"), BLK_BOUNCE_BUDGET);
+	assert_int_equal(stat_of(f, "written_bytes"), OVER_LEN);
+	assert_int_equal(stat_of(f, "read_bytes"), OVER_LEN);
+	assert_int_equal(stat_of(f, "errors"), 0);
+	free(want);
+	free(file);
+}
+
+/* A reset while the queue waits for bounce memory: afterwards the whole
+ * budget is free again (a request needing all of it completes at once),
+ * so nothing leaked and nothing stays starved. */
+static void test_direct_reset_while_waiting(void **state)
+{
+	struct fx *f = *state;
+	uint64_t buf = galloc(f, FLOOD_N * (uint64_t)FLOOD_LEN + 8, 4096) + 1;
+	uint64_t whole = galloc(f, BLK_BOUNCE_BUDGET + 8, 4096) + 7;
+
+	f->qsize = 256;
+	assert_int_equal(ftruncate(f->fd, 32 * MIB), 0);
+	start_opts(f, (struct virtio_blk_opts){ .direct = true });
+	for (unsigned int i = 0; i < FLOOD_N; i++)
+		post(f, 0, VIRTIO_BLK_T_IN, (uint64_t)i * (FLOOD_LEN / 512),
+		     buf + (uint64_t)i * FLOOD_LEN, FLOOD_LEN);
+	kick(f, 0);
+	bar_w(f, CC(CC_STATUS), 0, 1);
+	assert_int_equal(bar_r(f, CC(CC_STATUS), 1), 0);
+
+	driver_init(f);
+	memset(gptr(f, whole, BLK_BOUNCE_BUDGET), 0x6b, BLK_BOUNCE_BUDGET);
+	assert_int_equal(run(f, 0, VIRTIO_BLK_T_OUT, 0, whole,
+			     BLK_BOUNCE_BUDGET, NULL), VIRTIO_BLK_S_OK);
+	memset(gptr(f, whole, BLK_BOUNCE_BUDGET), 0, BLK_BOUNCE_BUDGET);
+	assert_int_equal(run(f, 0, VIRTIO_BLK_T_IN, 0, whole,
+			     BLK_BOUNCE_BUDGET, NULL), VIRTIO_BLK_S_OK);
+	for (uint32_t j = 0; j < BLK_BOUNCE_BUDGET; j++)
+		if (gptr(f, whole, BLK_BOUNCE_BUDGET)[j] != 0x6b)
+			fail_msg("byte %u reads back as %u", j,
+				 gptr(f, whole, BLK_BOUNCE_BUDGET)[j]);
+	assert_true(stat_of(f, "bounce_bytes_peak") <= BLK_BOUNCE_BUDGET);
+}
+
 /* io_uring refused (ENOSYS, as under a seccomp policy): the device
  * falls back to the synchronous back end and says why. The filter is
  * installed on a helper thread, inherited by the device's I/O thread. */
@@ -1050,6 +1346,9 @@ int main(void)
 		BOTH(test_reset_in_flight),
 		BOTH(test_direct_unaligned),
 		BOTH(test_more_than_inflight_limit),
+		BOTH(test_direct_bounce_budget),
+		BOTH(test_direct_oversized_request),
+		BOTH(test_direct_reset_while_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,115 @@
+#!/bin/sh
+# make bench-lifecycle, one machine's side (inside the harness, or directly
+# on a VMX/SVM host): for each guest size, RUNS rounds of ringvm then its
+# peer (alternating, so both see the same machine load), each round
+#   boot, wait until the guest filled 64 MiB and ticks,
+#   pause, snapshot (paused), resume, kill, restore (to the first tick).
+# One line per step: "RUN vmm=V mem=M step=S ms=N status=N".
+RUNS=${1:-5}
+P=./lifecycle_probe
+APPEND="console=ttyS0 quiet rvhook=ticker"
+
+step() { # VMM MEM STEP PROBE-OUTPUT-FILE
+	ms=$(sed -n 's/^probe_ms //p' "$4")
+	st=$(sed -n 's/^probe_status //p' "$4")
+	echo "RUN vmm=$1 mem=$2 step=$3 ms=${ms:--1} status=${st:--1}"
+}
+
+# wait_ready LOG: the guest filled its memory and ticks (bounded).
+wait_ready() {
+	n=0
+	while ! grep -q "TICKER-READY" "$1" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt 1200 ] && return 1
+		sleep 0.5
+	done
+	sleep 1
+}
+
+ringvm_round() { # MEM
+	rm -f r.sock r.state r.mem r.log
+	ringvm run --kernel vmlinux --initrd initrd-bench.cpio.gz --cmdline "$APPEND" \
+		--mem "${1}M" --api-sock r.sock --console none --serial-log r.log \
+		</dev/null >/dev/null 2>r.err &
+	vm=$!
+	if ! wait_ready r.log; then
+		echo "# ringvm $1M: the guest never got ready: $(tail -n 2 r.err)"
+		kill -9 $vm
+		wait $vm
+		return
+	fi
+	$P ms curl -s -o /dev/null --unix-socket r.sock -X PATCH http://localhost/vm \
+		-d '{"state": "Paused"}' 2>p1
+	step ringvm "$1" pause p1
+	$P ms curl -s -o /dev/null --unix-socket r.sock -X PUT http://localhost/snapshot/create \
+		-d '{"snapshot_path": "r.state", "mem_file_path": "r.mem"}' 2>p2
+	[ -s r.state ] || sed -i 's/^probe_status 0/probe_status 1/' p2
+	step ringvm "$1" snapshot_create p2
+	$P ms curl -s -o /dev/null --unix-socket r.sock -X PATCH http://localhost/vm \
+		-d '{"state": "Resumed"}' 2>p3
+	step ringvm "$1" resume p3
+	kill -9 $vm
+	wait $vm 2>/dev/null
+	$P until . ringvm restore --state r.state --mem r.mem </dev/null >/dev/null 2>p4
+	step ringvm "$1" restore p4
+	echo "# ringvm $1M: state $(wc -c <r.state) bytes, memory file $(du -k r.mem | cut -f1) KiB on disk"
+}
+
+qemu_cmd() { # MEM [extra...]
+	m=$1
+	shift
+	qemu-system-x86_64 -L ./qemu-firmware -M pc -accel kvm -cpu host -m "${m}M" \
+		-smp 1 -nodefaults -no-user-config -display none -no-reboot \
+		-kernel vmlinux -initrd initrd-bench.cpio.gz -append "$APPEND" "$@"
+}
+
+qemu_round() { # MEM
+	rm -f q.mon q.mig q.log
+	qemu_cmd "$1" -serial file:q.log -monitor unix:q.mon,server=on,wait=off \
+		</dev/null >/dev/null 2>q.err &
+	vm=$!
+	if ! wait_ready q.log; then
+		echo "# qemu $1M: the guest never got ready: $(tail -n 2 q.err)"
+		kill -9 $vm
+		wait $vm
+		return
+	fi
+	$P hmp q.mon stop 2>p1
+	step qemu "$1" pause p1
+	$P hmp q.mon 'migrate "exec:cat > q.mig"' 2>p2
+	[ -s q.mig ] || sed -i 's/^probe_status 0/probe_status 1/' p2
+	step qemu "$1" snapshot_create p2
+	$P hmp q.mon cont 2>p3
+	step qemu "$1" resume p3
+	kill -9 $vm
+	wait $vm 2>/dev/null
+	# A VM saved paused comes back paused: the monitor's cont once the
+	# incoming stream is in, as a user would (polling at 10 ms).
+	rm -f q2.mon
+	(
+		n=0
+		while [ $n -lt 3000 ]; do
+			if [ -S q2.mon ] && $P hmp q2.mon "info status" 2>/dev/null |
+				grep -q "paused"; then
+				$P hmp q2.mon cont 2>/dev/null
+				break
+			fi
+			usleep 10000
+			n=$((n + 1))
+		done
+	) &
+	$P until . qemu_cmd "$1" -serial stdio -monitor unix:q2.mon,server=on,wait=off \
+		-incoming "exec:cat q.mig" </dev/null 2>p4
+	step qemu "$1" restore p4
+	wait
+	echo "# qemu $1M: migration stream $(du -k q.mig | cut -f1) KiB"
+}
+
+for mem in 256 1024; do
+	i=1
+	while [ $i -le "$RUNS" ]; do
+		ringvm_round $mem
+		command -v qemu-system-x86_64 >/dev/null && qemu_round $mem
+		i=$((i + 1))
+	done
+done
