@@ -157,5 +157,5 @@ exec 5>&-
 if [ "$size" -ge 100000 ] && [ $ms -le 1000 ] && [ $frc = 143 ]; then
 	echo "PASS e2e/sigterm-with-stalled-stdout"
 else
-	echo "FAIL e2e/sigterm-with-stalled-stdout: serial log $size bytes while stdout was stuck, stopped $ms ms after SIGTERM with status $frc; $(tail -n 2 "$T/flood.err")"
+	echo "FAIL e2e/sigterm-with-stalled-stdout: serial log $size bytes while stdout was stuck, stopped $ms ms after SIGTERM with status $frc; $(tail -n 2 "$T/flood.err" | tr '\n' ' '); the guest's last words: $(tail -n 6 "$T/flood.log" | tr -d '\r' | tr '\n' '|')"
 fi
