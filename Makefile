@@ -22,7 +22,7 @@ ASANOBJS := $(LIBSRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle fuzz unit-bins
+.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate fuzz unit-bins
 
 all: $(BUILD)/ringvm
 
@@ -94,6 +94,11 @@ bench-lifecycle: deps
 	$(MAKE) all
 	scripts/guest-images.sh
 	bench/lifecycle.sh
+
+bench-migrate: deps
+	$(MAKE) all
+	scripts/guest-images.sh
+	bench/migrate.sh
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)

@@ -36,3 +36,16 @@ qemu_peer() {
 		done
 	done
 }
+
+# bench_guest_initrd OUT: the test initramfs plus the bench guest's hooks
+# (ticker), and bench/lifecycle_probe built, both under build/bench.
+bench_guest_initrd() {
+	mkdir -p build/bench/lc-extra/hooks
+	gcc -O2 -Wall -Wextra -Werror -static -o build/bench/lifecycle_probe \
+		bench/lifecycle_probe.c
+	cp bench/guest/hooks/ticker build/bench/lc-extra/hooks/ticker
+	(cd build/bench/lc-extra && find . | cpio -o -H newc --quiet | gzip -9) \
+		>build/bench/lc-extra.cpio.gz
+	cat "${RINGVM_IMAGES:-build/images}/initrd.cpio.gz" \
+		build/bench/lc-extra.cpio.gz >"$1"
+}

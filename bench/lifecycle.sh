@@ -9,11 +9,7 @@ cd "$(dirname "$0")/.."
 IMG=${RINGVM_IMAGES:-build/images}
 RUNS=${BENCH_RUNS:-5}
 B=build/bench
-mkdir -p "$B/lc-extra/hooks"
-gcc -O2 -Wall -Wextra -Werror -static -o "$B/lifecycle_probe" bench/lifecycle_probe.c
-cp bench/guest/hooks/ticker "$B/lc-extra/hooks/ticker"
-(cd "$B/lc-extra" && find . | cpio -o -H newc --quiet | gzip -9) >"$B/lc-extra.cpio.gz"
-cat "$IMG/initrd.cpio.gz" "$B/lc-extra.cpio.gz" >"$B/initrd-lc.cpio.gz"
+bench_guest_initrd "$B/initrd-lc.cpio.gz"
 
 qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
 log=$B/lifecycle.log

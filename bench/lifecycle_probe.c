@@ -6,7 +6,8 @@
  *   lifecycle_probe hmp SOCKET COMMAND
  *       sends one command to a QEMU human monitor on a Unix socket and
  *       prints "probe_ms N", from sending it to the next prompt (HMP
- *       answers, and a blocking migrate completes, before its prompt)
+ *       answers, and a blocking migrate completes, before its prompt);
+ *       the answer goes to stdout
  *   lifecycle_probe until MARKER COMMAND [ARGS...]
  *       starts COMMAND, reads its stdout until MARKER appears, prints
  *       "probe_ms N" (process start to marker, -1 if it never came), then
@@ -102,8 +103,9 @@ static int run_until(const char *marker, char **cmd)
 	return 0;
 }
 
-/* Reads from fd until the HMP prompt; -1 on EOF or error. */
-static int read_prompt(int fd)
+/* Reads from fd until the HMP prompt; -1 on EOF or error. What comes
+ * before it goes to echo when that is not NULL. */
+static int read_prompt(int fd, FILE *echo)
 {
 	char buf[4096 + 16], tail[16] = "";
 
@@ -117,6 +119,8 @@ static int read_prompt(int fd)
 		if (n <= 0)
 			return -1;
 		buf[tl + (size_t)n] = 0;
+		if (echo)
+			fwrite(buf + tl, 1, (size_t)n, echo);
 		if (strstr(buf, "(qemu) "))
 			return 0;
 		n += (ssize_t)tl;
@@ -134,11 +138,11 @@ static int run_hmp(const char *path, const char *cmd)
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    read_prompt(fd) < 0)
+	    read_prompt(fd, NULL) < 0)
 		return perror("hmp"), 1;
 	t0 = now_ms();
 	if (write(fd, cmd, strlen(cmd)) < 0 || write(fd, "\n", 1) < 0 ||
-	    read_prompt(fd) < 0)
+	    read_prompt(fd, stdout) < 0)
 		return perror("hmp"), 1;
 	fprintf(stderr, "probe_ms %.1f\nprobe_status 0\n", now_ms() - t0);
 	close(fd);

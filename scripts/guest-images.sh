@@ -30,7 +30,7 @@ CACHE=$IMG/cache
 L2_MODS="virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio \
 virtio_pci virtio_blk failover net_failover virtio_net virtio_console \
 virtio-rng crc32c_generic jbd2 mbcache crc16 ext4"
-L1_MODS="irqbypass kvm ccp kvm-amd tun"
+L1_MODS="irqbypass kvm ccp kvm-amd tun llc stp bridge"
 HELLO_TEXT="hello from ringvm data.ext4"
 
 say() { echo "guest-images: $*"; }
@@ -258,7 +258,7 @@ make_cpio() {
 }
 
 [ -f guest/l2-init.sh ] || die "guest/l2-init.sh missing"
-L2SIG="$KPKG $KVER $L2_MODS $(cat guest/l2-init.sh guest/hooks/* "$SELF" | md5sum | cut -d' ' -f1)"
+L2SIG="$KPKG $KVER $L2_MODS $(cat guest/l2-init.sh guest/hooks/* guest/memdirty.c "$SELF" | md5sum | cut -d' ' -f1)"
 if ! stamp_ok initrd "$L2SIG" || [ ! -f "$IMG/initrd.cpio.gz" ]; then
 	stage=$(mktemp -d "$IMG/l2root.XXXXXX")
 	trap 'rm -rf "$stage"' EXIT
@@ -272,6 +272,9 @@ if ! stamp_ok initrd "$L2SIG" || [ ! -f "$IMG/initrd.cpio.gz" ]; then
 	for h in guest/hooks/*; do
 		install -m 755 "$h" "$stage/hooks/"
 	done
+	# The test hooks' memory writer (live migration's checks).
+	gcc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static -o "$stage/bin/memdirty" \
+		guest/memdirty.c || die "cannot build guest/memdirty.c"
 	# shellcheck disable=SC2086 # a list of names
 	copy_mods "$stage/lib/modules" $L2_MODS
 	make_cpio "$stage" "$IMG/initrd.cpio.gz"

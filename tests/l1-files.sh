@@ -1,9 +1,13 @@
 # Sourced by tests/run-all.sh and tools/harness-soak: the harness options
 # that put the L1 suite (tests/l1-suite.sh) and everything it needs into the
-# emulated machine. Sets the array L1_FILES; needs B (build dir) and IMG.
-L1_FILES=(--file tests/l1-suite.sh --file tests/cli/bad_input.sh
-	--file tests/e2e/suite.sh --file tests/e2e/virtio.sh
-	--file tests/e2e/lifecycle.sh --file tests/e2e/snapshot_bad.sh
+# emulated machine. Sets the array L1_FILES; needs B (build dir) and IMG;
+# the scripts come from $L1_SRC/tests (default ./tests; harness-soak points
+# it at its frozen copy).
+S=${L1_SRC:-.}/tests
+L1_FILES=(--file "$S/l1-suite.sh" --file "$S/cli/bad_input.sh"
+	--file "$S/e2e/suite.sh" --file "$S/e2e/virtio.sh"
+	--file "$S/e2e/lifecycle.sh" --file "$S/e2e/snapshot_bad.sh"
+	--file "$S/e2e/e2e_lib.sh" --file "$S/e2e/migrate.sh"
 	--file "$B/tests/e2e/state-tool" --host-bin "$(command -v curl)"
 	--file "$B/tests/kvm/kvm-tests" --file "$IMG/data.ext4" --file "$IMG/data.hello.txt"
 	--host-bin "$(command -v debugfs)" --host-bin "$(command -v e2fsck)"

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "migrate/mig_transport.h"
 #include "util/file.h"
 #include "vm/vm.h"
 
@@ -42,6 +43,8 @@ struct api_ctl *api_ctl_new(const struct api_run_opts *o, struct rv_err *err)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	fc_vm_config_init(&c->fc);
+	mig_ctl_init(&c->mig);
+	c->inc_lfd = -1;
 	return c;
 }
 
@@ -49,8 +52,19 @@ void api_ctl_free(struct api_ctl *c)
 {
 	if (!c)
 		return;
+	if (c->inc_started) {
+		struct rv_err err;
+
+		/* A source that never came, or one still sending. */
+		mig_ctl_cancel(&c->mig, &err);
+		pthread_join(c->inc_thread, NULL);
+	}
+	mig_dest_free(c->dest);
+	fc_migrate_incoming_free(&c->inc);
 	fc_vm_config_free(&c->fc);
 	free(c->cmdline);
+	free(c->cpu_config);
+	mig_ctl_destroy(&c->mig);
 	if (c->metrics)
 		fclose(c->metrics);
 	close(c->ready_efd);
@@ -134,6 +148,8 @@ static int build_config(struct api_ctl *c, char *msg)
 	cfg->stats_path = c->opts.stats_path;
 	cfg->allow_slow_backend = c->opts.allow_slow_backend;
 	cfg->rng = f->entropy;
+	cfg->cpu_template_json = c->cpu_config;
+	cfg->cpu_template = c->cpu_config ? NULL : c->opts.cpu_template;
 	for (unsigned int i = 0; i < f->ndrives; i++)
 		if (f->drive[i].is_root_device)
 			root = &f->drive[i];
@@ -326,6 +342,83 @@ static bool pristine(const struct fc_vm_config *f)
 	return !f->has_boot_source && !f->ndrives && !f->nifaces &&
 	       !f->entropy && f->machine.vcpu_count == 1 &&
 	       f->machine.mem_size_mib == 128;
+}
+
+static void *incoming_main(void *arg)
+{
+	struct api_ctl *c = arg;
+	struct mig_incoming_opts o = {
+		.url = c->inc.listen_url, .timeout_ms = MIG_DEFAULT_TIMEOUT_MS,
+		.ctl = &c->mig,
+		.vm = {
+			.console = c->opts.console, .serial_log = c->opts.serial_log,
+			.stats_path = c->opts.stats_path,
+			.allow_slow_backend = c->opts.allow_slow_backend,
+			.cpu_template = c->opts.cpu_template,
+			.console_set = c->opts.console != CONSOLE_SERIAL,
+		},
+	};
+	char msg[FC_MSG_MAX];
+	struct rv_err err;
+	struct vm *vm;
+
+	for (unsigned int i = 0; i < c->inc.n_net_overrides; i++) {
+		o.vm.tap_override[i].id = c->inc.net_override[i].iface_id;
+		o.vm.tap_override[i].tap = c->inc.net_override[i].host_dev_name;
+	}
+	o.vm.n_tap_overrides = c->inc.n_net_overrides;
+	if (mig_receive(&o, c->inc_lfd, &vm, &c->dest, &err) < 0) {
+		fprintf(stderr, "ringvm: %s\n", err.msg);
+		abort_start(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	describe_vm(c, vm);
+	pthread_mutex_unlock(&c->lock);
+	hand_over(c, vm, msg);
+	return NULL;
+}
+
+int ctl_migrate_incoming(struct api_ctl *c, struct fc_migrate_incoming *i,
+			 char *msg)
+{
+	struct rv_err err;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->phase == CTL_CONFIGURING && !pristine(&c->fc)) {
+		snprintf(msg, FC_MSG_MAX, "a migrated guest can only be received by a fresh ringvm, before any other configuration");
+		rc = -1;
+	} else {
+		rc = begin_start(c, msg);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		return -1;
+	if (mig_ctl_claim(&c->mig, i->listen_url, "waiting for the source",
+			  &err) < 0) {
+		snprintf(msg, FC_MSG_MAX, "%.*s", FC_MSG_MAX - 1, err.msg);
+		abort_start(c);
+		return -1;
+	}
+	c->inc_lfd = mig_incoming_listen(i->listen_url, &err);
+	if (c->inc_lfd < 0) {
+		mig_ctl_finish(&c->mig, MIG_FAILED, err.msg, 0);
+		snprintf(msg, FC_MSG_MAX, "%.*s", FC_MSG_MAX - 1, err.msg);
+		abort_start(c);
+		return -1;
+	}
+	c->inc = *i;
+	memset(i, 0, sizeof(*i));
+	if (pthread_create(&c->inc_thread, NULL, incoming_main, c) != 0) {
+		mig_unlisten(c->inc.listen_url, c->inc_lfd);
+		mig_ctl_finish(&c->mig, MIG_FAILED, "cannot start a thread", 0);
+		snprintf(msg, FC_MSG_MAX, "cannot start the receiving thread");
+		abort_start(c);
+		return -1;
+	}
+	c->inc_started = true;
+	return 0;
 }
 
 int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,

@@ -22,6 +22,7 @@ struct api_run_opts {
 	const char *serial_log;
 	const char *stats_path;
 	bool allow_slow_backend;
+	const char *cpu_template;     /* --cpu-template, unless PUT /cpu-config */
 };
 
 struct api_ctl;

@@ -9,6 +9,8 @@
 
 #include "api/api_ctl.h"
 #include "api/fc_model.h"
+#include "migrate/mig_dest.h"
+#include "migrate/mig_source.h"
 #include "vm/config.h"
 
 enum ctl_phase {
@@ -34,6 +36,15 @@ struct api_ctl {
 	struct vm *vm;
 
 	FILE *metrics;             /* PUT /metrics, FlushMetrics appends */
+	char *cpu_config;          /* PUT /cpu-config: the template's JSON */
+	struct mig_ctl mig;        /* PUT /migrate runs it, GET shows it */
+
+	/* PUT /migrate/incoming: a thread receives the guest. */
+	struct fc_migrate_incoming inc;
+	int inc_lfd;
+	pthread_t inc_thread;
+	bool inc_started;
+	struct mig_dest *dest;     /* confirms to the source, freed at the end */
 };
 
 /* api_ctl.c, for the routes (each takes c->lock itself). */
@@ -43,10 +54,34 @@ int ctl_instance_start(struct api_ctl *c, char *msg);
  * paused). */
 int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,
 		      char *msg);
+/* Listens on i->listen_url and receives a guest there on a thread of its
+ * own (the request answers once the listening socket is up; GET /migrate
+ * shows the progress). Takes i over. */
+int ctl_migrate_incoming(struct api_ctl *c, struct fc_migrate_incoming *i,
+			 char *msg);
 /* Refuses boot arguments with pci=off (the guest would not see ringvm's
  * virtio-pci devices); msg: FC_MSG_MAX bytes. */
 int api_check_boot_args(const char *args, char *msg);
 /* The VM if there is one (not yet started counts as none). */
 struct vm *ctl_vm(struct api_ctl *c);
+
+/* api_routes.c: replies. A fault is 400 {"fault_message": ...}. */
+void api_reply_json(struct http_reply *r, int status, char *json);
+void api_fault(struct http_reply *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The VM, for post-boot requests; NULL (and the reply set) before. */
+struct vm *api_postboot(struct api_ctl *c, struct http_reply *r);
+
+/* api_migrate.c: PUT /cpu-config, live migration's requests. */
+void api_put_cpu_config(struct api_ctl *c, const struct http_request *q,
+			struct http_reply *r);
+void api_put_migrate(struct api_ctl *c, const struct http_request *q,
+		     struct http_reply *r);
+void api_get_migrate(struct api_ctl *c, const struct http_request *q,
+		     struct http_reply *r);
+void api_put_migrate_cancel(struct api_ctl *c, const struct http_request *q,
+			    struct http_reply *r);
+void api_put_migrate_incoming(struct api_ctl *c, const struct http_request *q,
+			      struct http_reply *r);
 
 #endif

@@ -11,17 +11,14 @@
 #include "util/version.h"
 #include "vm/vm.h"
 
-static void reply_json(struct http_reply *r, int status, char *json)
+void api_reply_json(struct http_reply *r, int status, char *json)
 {
 	r->status = json ? status : 500;
 	r->body = json;
 	r->body_len = json ? strlen(json) : 0;
 }
 
-static void fault(struct http_reply *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void fault(struct http_reply *r, const char *fmt, ...)
+void api_fault(struct http_reply *r, const char *fmt, ...)
 {
 	char msg[FC_MSG_MAX * 2];
 	va_list ap;
@@ -29,7 +26,7 @@ static void fault(struct http_reply *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	reply_json(r, 400, fc_json_fault(msg));
+	api_reply_json(r, 400, fc_json_fault(msg));
 }
 
 static void ok(struct http_reply *r)
@@ -42,17 +39,17 @@ static bool preboot(struct api_ctl *c, struct http_reply *r)
 {
 	if (c->phase == CTL_CONFIGURING)
 		return true;
-	fault(r, "the microVM has been started: this request is only accepted before InstanceStart");
+	api_fault(r, "the microVM has been started: this request is only accepted before InstanceStart");
 	return false;
 }
 
 /* The VM, for post-boot requests; NULL (and the reply set) before. */
-static struct vm *postboot(struct api_ctl *c, struct http_reply *r)
+struct vm *api_postboot(struct api_ctl *c, struct http_reply *r)
 {
 	struct vm *vm = ctl_vm(c);
 
 	if (!vm)
-		fault(r, "the microVM has not been started: InstanceStart (or a snapshot load) first");
+		api_fault(r, "the microVM has not been started: InstanceStart (or a snapshot load) first");
 	return vm;
 }
 
@@ -71,7 +68,7 @@ static void get_root(struct api_ctl *c, const struct http_request *q,
 		     struct http_reply *r)
 {
 	(void)q;
-	reply_json(r, 200, fc_json_instance_info(c->id, state_name(c),
+	api_reply_json(r, 200, fc_json_instance_info(c->id, state_name(c),
 						 RINGVM_VERSION));
 }
 
@@ -84,7 +81,7 @@ static void put_boot_source(struct api_ctl *c, const struct http_request *q,
 	if (fc_parse_boot_source(q->body, q->body_len, &b, msg) < 0 ||
 	    api_check_boot_args(b.boot_args, msg) < 0) {
 		fc_boot_source_free(&b);
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -104,7 +101,7 @@ static void put_machine_config(struct api_ctl *c,
 	char msg[FC_MSG_MAX];
 
 	if (fc_parse_machine_config(q->body, q->body_len, &m, msg) < 0) {
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -121,7 +118,7 @@ static void get_machine_config(struct api_ctl *c,
 {
 	(void)q;
 	pthread_mutex_lock(&c->lock);
-	reply_json(r, 200, fc_json_machine_config(&c->fc.machine));
+	api_reply_json(r, 200, fc_json_machine_config(&c->fc.machine));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -130,7 +127,7 @@ static void get_vm_config(struct api_ctl *c, const struct http_request *q,
 {
 	(void)q;
 	pthread_mutex_lock(&c->lock);
-	reply_json(r, 200, fc_json_vm_config(&c->fc));
+	api_reply_json(r, 200, fc_json_vm_config(&c->fc));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -148,18 +145,18 @@ static void put_drive(struct api_ctl *c, const struct http_request *q,
 	char msg[FC_MSG_MAX];
 
 	if (!fc_valid_id(id)) {
-		fault(r, "drive id '%.64s' in the path is not valid ([A-Za-z0-9_], 1 to 64)", id);
+		api_fault(r, "drive id '%.64s' in the path is not valid ([A-Za-z0-9_], 1 to 64)", id);
 		return;
 	}
 	if (fc_parse_drive(q->body, q->body_len, id, &d, msg) < 0) {
 		fc_drive_free(&d);
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	if (preboot(c, r)) {
 		if (fc_vm_config_put_drive(&c->fc, &d, msg) < 0)
-			fault(r, "%s", msg);
+			api_fault(r, "%s", msg);
 		else
 			ok(r);
 	}
@@ -175,18 +172,18 @@ static void put_iface(struct api_ctl *c, const struct http_request *q,
 	char msg[FC_MSG_MAX];
 
 	if (!fc_valid_id(id)) {
-		fault(r, "iface id '%.64s' in the path is not valid ([A-Za-z0-9_], 1 to 64)", id);
+		api_fault(r, "iface id '%.64s' in the path is not valid ([A-Za-z0-9_], 1 to 64)", id);
 		return;
 	}
 	if (fc_parse_net_iface(q->body, q->body_len, id, &n, msg) < 0) {
 		fc_net_iface_free(&n);
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	if (preboot(c, r)) {
 		if (fc_vm_config_put_iface(&c->fc, &n, msg) < 0)
-			fault(r, "%s", msg);
+			api_fault(r, "%s", msg);
 		else
 			ok(r);
 	}
@@ -200,7 +197,7 @@ static void put_entropy(struct api_ctl *c, const struct http_request *q,
 	char msg[FC_MSG_MAX];
 
 	if (fc_parse_entropy(q->body, q->body_len, msg) < 0) {
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -220,14 +217,14 @@ static void put_metrics(struct api_ctl *c, const struct http_request *q,
 
 	if (fc_parse_metrics(q->body, q->body_len, &m, msg) < 0) {
 		fc_metrics_free(&m);
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	if (c->metrics) {
-		fault(r, "metrics are already configured");
+		api_fault(r, "metrics are already configured");
 	} else if (!(f = fopen(m.metrics_path, "ae"))) {
-		fault(r, "metrics_path %.200s: %m", m.metrics_path);
+		api_fault(r, "metrics_path %.200s: %m", m.metrics_path);
 	} else {
 		c->metrics = f;
 		c->fc.has_metrics = true;
@@ -246,16 +243,16 @@ static void flush_metrics(struct api_ctl *c, struct http_reply *r)
 
 	pthread_mutex_lock(&c->lock);
 	if (!c->metrics) {
-		fault(r, "metrics are not configured: PUT /metrics first");
+		api_fault(r, "metrics are not configured: PUT /metrics first");
 	} else if (!vm) {
-		fault(r, "the microVM has not been started: there are no metrics yet");
+		api_fault(r, "the microVM has not been started: there are no metrics yet");
 	} else if (!(json = api_stats_json(vm))) {
-		fault(r, "out of memory");
+		api_fault(r, "out of memory");
 	} else {
 		/* One JSON object per line, as Firecracker writes them. */
 		fprintf(c->metrics, "%s\n", json);
 		if (fflush(c->metrics) != 0)
-			fault(r, "cannot write the metrics: %m");
+			api_fault(r, "cannot write the metrics: %m");
 		else
 			ok(r);
 		free(json);
@@ -272,22 +269,22 @@ static void put_actions(struct api_ctl *c, const struct http_request *q,
 	struct vm *vm;
 
 	if (fc_parse_action(q->body, q->body_len, &a, msg) < 0) {
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
 	switch (a) {
 	case FC_ACTION_INSTANCE_START:
 		if (ctl_instance_start(c, msg) < 0)
-			fault(r, "InstanceStart: %s", msg);
+			api_fault(r, "InstanceStart: %s", msg);
 		else
 			ok(r);
 		return;
 	case FC_ACTION_SEND_CTRL_ALT_DEL:
-		vm = postboot(c, r);
+		vm = api_postboot(c, r);
 		if (!vm)
 			return;
 		if (vm_send_ctrl_alt_del(vm, &err) < 0)
-			fault(r, "SendCtrlAltDel: %s", err.msg);
+			api_fault(r, "SendCtrlAltDel: %s", err.msg);
 		else
 			ok(r);
 		return;
@@ -295,7 +292,7 @@ static void put_actions(struct api_ctl *c, const struct http_request *q,
 		flush_metrics(c, r);
 		return;
 	}
-	fault(r, "unknown action");
+	api_fault(r, "unknown action");
 }
 
 static void patch_vm(struct api_ctl *c, const struct http_request *q,
@@ -307,14 +304,14 @@ static void patch_vm(struct api_ctl *c, const struct http_request *q,
 	struct vm *vm;
 
 	if (fc_parse_vm_state(q->body, q->body_len, &s, msg) < 0) {
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 		return;
 	}
-	vm = postboot(c, r);
+	vm = api_postboot(c, r);
 	if (!vm)
 		return;
 	if ((s == FC_VM_PAUSED ? vm_pause(vm, &err) : vm_resume(vm, &err)) < 0)
-		fault(r, "%s: %s", s == FC_VM_PAUSED ? "pause" : "resume", err.msg);
+		api_fault(r, "%s: %s", s == FC_VM_PAUSED ? "pause" : "resume", err.msg);
 	else
 		ok(r);
 }
@@ -329,11 +326,11 @@ static void put_snapshot_create(struct api_ctl *c,
 	struct vm *vm;
 
 	if (fc_parse_snapshot_create(q->body, q->body_len, &s, msg) < 0) {
-		fault(r, "%s", msg);
-	} else if ((vm = postboot(c, r))) {
+		api_fault(r, "%s", msg);
+	} else if ((vm = api_postboot(c, r))) {
 		if (vm_snapshot(vm, s.snapshot_path, s.mem_file_path, NULL,
 				&err) < 0)
-			fault(r, "snapshot: %s", err.msg);
+			api_fault(r, "snapshot: %s", err.msg);
 		else
 			ok(r);
 	}
@@ -349,7 +346,7 @@ static void put_snapshot_load(struct api_ctl *c,
 
 	if (fc_parse_snapshot_load(q->body, q->body_len, &l, msg) < 0 ||
 	    ctl_snapshot_load(c, &l, msg) < 0)
-		fault(r, "%s", msg);
+		api_fault(r, "%s", msg);
 	else
 		ok(r);
 	fc_snapshot_load_free(&l);
@@ -358,11 +355,11 @@ static void put_snapshot_load(struct api_ctl *c,
 static void get_stats(struct api_ctl *c, const struct http_request *q,
 		      struct http_reply *r)
 {
-	struct vm *vm = postboot(c, r);
+	struct vm *vm = api_postboot(c, r);
 
 	(void)q;
 	if (vm)
-		reply_json(r, 200, api_stats_json(vm));
+		api_reply_json(r, 200, api_stats_json(vm));
 }
 
 struct route {
@@ -388,6 +385,11 @@ static const struct route routes[] = {
 	{ HTTP_PUT, "/snapshot/create", false, put_snapshot_create },
 	{ HTTP_PUT, "/snapshot/load", false, put_snapshot_load },
 	{ HTTP_GET, "/stats", false, get_stats },
+	{ HTTP_PUT, "/cpu-config", false, api_put_cpu_config },
+	{ HTTP_PUT, "/migrate", false, api_put_migrate },
+	{ HTTP_GET, "/migrate", false, api_get_migrate },
+	{ HTTP_PUT, "/migrate/cancel", false, api_put_migrate_cancel },
+	{ HTTP_PUT, "/migrate/incoming", false, api_put_migrate_incoming },
 };
 
 void api_ctl_handle(void *ctx, const struct http_request *q,
@@ -408,6 +410,6 @@ void api_ctl_handle(void *ctx, const struct http_request *q,
 		return;
 	}
 	/* Firecracker's answer to a path or method it does not serve. */
-	fault(r, "Invalid request method and/or path: %s %.200s",
+	api_fault(r, "Invalid request method and/or path: %s %.200s",
 	      q->method_text, q->path);
 }

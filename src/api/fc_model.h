@@ -77,18 +77,38 @@ struct fc_snapshot_create {
  * enable_diff_snapshots true, clock_realtime true and vsock_override are
  * refused as unsupported. */
 #define FC_MAX_NET_OVERRIDES 4
+struct fc_net_override {
+	char *iface_id, *host_dev_name;
+};
+
 struct fc_snapshot_load {
 	char *snapshot_path;       /* required */
 	char *mem_path;            /* mem_backend{File, backend_path}, or the
 				    * deprecated mem_file_path; exactly one */
 	bool resume_vm;            /* default false */
-	struct { char *iface_id, *host_dev_name; }
-		net_override[FC_MAX_NET_OVERRIDES];
+	struct fc_net_override net_override[FC_MAX_NET_OVERRIDES];
 	unsigned int n_net_overrides;
 };
 
 struct fc_metrics {
 	char *metrics_path;        /* required */
+};
+
+/* ringvm's own PUT /migrate/incoming: where to wait for a source, and
+ * the TAPs to use instead of the source's (as a snapshot load's). */
+struct fc_migrate_incoming {
+	char *listen_url;          /* required: unix:PATH or tcp:ADDR:PORT */
+	struct fc_net_override net_override[FC_MAX_NET_OVERRIDES];
+	unsigned int n_net_overrides;
+};
+
+/* ringvm's own PUT /migrate (Firecracker has no live migration). */
+struct fc_migrate {
+	char *destination_url;     /* required: unix:PATH or tcp:HOST:PORT */
+	uint32_t max_downtime_ms;  /* 0: the default */
+	bool auto_converge;
+	uint32_t max_rounds;       /* 0: the default */
+	uint32_t timeout_ms;       /* 0: the default */
 };
 
 /* Each returns 0, or -1 with msg (FC_MSG_MAX bytes) set. */
@@ -111,6 +131,12 @@ int fc_parse_snapshot_create(const char *body, size_t len,
 			     struct fc_snapshot_create *out, char *msg);
 int fc_parse_snapshot_load(const char *body, size_t len,
 			   struct fc_snapshot_load *out, char *msg);
+int fc_parse_migrate(const char *body, size_t len, struct fc_migrate *out,
+		     char *msg);
+void fc_migrate_free(struct fc_migrate *m);
+int fc_parse_migrate_incoming(const char *body, size_t len,
+			      struct fc_migrate_incoming *out, char *msg);
+void fc_migrate_incoming_free(struct fc_migrate_incoming *m);
 int fc_parse_metrics(const char *body, size_t len, struct fc_metrics *out,
 		     char *msg);
 /* [A-Za-z0-9_]{1,64}, as Firecracker accepts for ids. */

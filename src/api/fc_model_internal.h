@@ -48,6 +48,7 @@ struct fc_schema {
 #define F_PATH(n, r)      { n, K_STR, r, 1, FC_PATH_MAX, NULL }
 #define F_BOOL(n, r)      { n, K_BOOL, r, 0, 0, NULL }
 #define F_UINT(n, lo, hi) { n, K_UINT, REQ, lo, hi, NULL }
+#define F_UINT_OPT(n, lo, hi) { n, K_UINT, OPT, lo, hi, NULL }
 #define F_OBJ(n, r)       { n, K_OBJ, r, 0, 0, NULL }
 #define F_ARR(n)          { n, K_ARR, OPT, 0, 0, NULL }
 #define F_UNSUP(n, why)   { n, K_UNSUP, OPT, 0, 0, why }

@@ -109,6 +109,23 @@ static const struct fc_field metrics_fields[] = {
 static const struct fc_schema metrics_schema =
 	FC_SCHEMA("Metrics", metrics_fields);
 
+static const struct fc_field migrate_fields[] = {
+	F_STR("destination_url", REQ),
+	F_UINT_OPT("max_downtime_ms", 1, 3600000),
+	F_BOOL("auto_converge", OPT),
+	F_UINT_OPT("max_rounds", 1, 10000),
+	F_UINT_OPT("timeout_ms", 100, 3600000),
+};
+static const struct fc_schema migrate_schema =
+	FC_SCHEMA("MigrationParams", migrate_fields);
+
+static const struct fc_field incoming_fields[] = {
+	F_STR("listen_url", REQ),
+	F_ARR("network_overrides"),
+};
+static const struct fc_schema incoming_schema =
+	FC_SCHEMA("MigrationIncomingParams", incoming_fields);
+
 static bool str_is(const char *s, const char *want)
 {
 	return s && !strcmp(s, want);
@@ -146,7 +163,8 @@ int fc_machine_obj(struct json_object *o, struct fc_machine_config *out,
 	tmpl = fc_get_str(o, "cpu_template");
 	if (tmpl && strcmp(tmpl, "None"))
 		return fc_fail(msg, "cpu_template '%.32s' is not supported by "
-			       "ringvm (None only)", tmpl);
+			       "ringvm (None only; a custom template goes to "
+			       "PUT /cpu-config)", tmpl);
 	huge = fc_get_str(o, "huge_pages");
 	if (huge && strcmp(huge, "None"))
 		return fc_fail(msg, "huge_pages '%.32s' is not supported by "
@@ -312,7 +330,7 @@ static int snap_load_check(struct json_object *o, char *msg)
 }
 
 static int net_override(struct json_object *arr, size_t k,
-			struct fc_snapshot_load *s, char *msg)
+			struct fc_net_override *ov, unsigned int *n, char *msg)
 {
 	struct json_object *o = json_object_array_get_idx(arr, k);
 	const char *id, *dev;
@@ -327,15 +345,32 @@ static int net_override(struct json_object *arr, size_t k,
 	if (fc_check_id("iface_id", id, NULL, msg) < 0 ||
 	    fc_check_ifname(dev, msg) < 0)
 		return fc_prefix(msg, "network_overrides[%zu]: ", k);
-	for (unsigned int j = 0; j < s->n_net_overrides; j++)
-		if (!strcmp(s->net_override[j].iface_id, id))
+	for (unsigned int j = 0; j < *n; j++)
+		if (!strcmp(ov[j].iface_id, id))
 			return fc_fail(msg, "network_overrides: iface_id '%s' "
 				       "appears twice", id);
-	s->net_override[k].iface_id = strdup(id);
-	s->net_override[k].host_dev_name = strdup(dev);
-	s->n_net_overrides++;
-	if (!s->net_override[k].iface_id || !s->net_override[k].host_dev_name)
+	ov[k].iface_id = strdup(id);
+	ov[k].host_dev_name = strdup(dev);
+	(*n)++;
+	if (!ov[k].iface_id || !ov[k].host_dev_name)
 		return fc_fail(msg, "out of memory");
+	return 0;
+}
+
+/* The network_overrides array of o, at most FC_MAX_NET_OVERRIDES. */
+static int net_overrides(struct json_object *o, struct fc_net_override *ov,
+			 unsigned int *n, char *msg)
+{
+	struct json_object *arr = fc_get(o, "network_overrides");
+	size_t len = arr ? json_object_array_length(arr) : 0;
+
+	if (len > FC_MAX_NET_OVERRIDES)
+		return fc_fail(msg, "network_overrides has %zu entries; ringvm "
+			       "has at most %d interfaces", len,
+			       FC_MAX_NET_OVERRIDES);
+	for (size_t k = 0; k < len; k++)
+		if (net_override(arr, k, ov, n, msg) < 0)
+			return -1;
 	return 0;
 }
 
@@ -343,26 +378,18 @@ static int snap_load_obj(struct json_object *o, struct fc_snapshot_load *out,
 			 char *msg)
 {
 	struct fc_snapshot_load s = { 0 };
-	struct json_object *mb, *ov;
-	size_t n;
+	struct json_object *mb;
 
 	if (snap_load_check(o, msg) < 0)
 		return -1;
-	ov = fc_get(o, "network_overrides");
-	n = ov ? json_object_array_length(ov) : 0;
-	if (n > FC_MAX_NET_OVERRIDES)
-		return fc_fail(msg, "network_overrides has %zu entries; ringvm "
-			       "has at most %d interfaces", n,
-			       FC_MAX_NET_OVERRIDES);
 	mb = fc_get(o, "mem_backend");
 	s.resume_vm = fc_get_bool(o, "resume_vm");
 	if (fc_dup_str(o, "snapshot_path", &s.snapshot_path, msg) < 0 ||
 	    fc_dup_str(mb ? mb : o, mb ? "backend_path" : "mem_file_path",
 		       &s.mem_path, msg) < 0)
 		goto err;
-	for (size_t k = 0; k < n; k++)
-		if (net_override(ov, k, &s, msg) < 0)
-			goto err;
+	if (net_overrides(o, s.net_override, &s.n_net_overrides, msg) < 0)
+		goto err;
 	*out = s;
 	return 0;
 err:
@@ -586,5 +613,69 @@ void fc_snapshot_load_free(struct fc_snapshot_load *s)
 void fc_metrics_free(struct fc_metrics *m)
 {
 	free(m->metrics_path);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint32_t get_u32(struct json_object *o, const char *key)
+{
+	struct json_object *v = fc_get(o, key);
+
+	return v ? (uint32_t)json_object_get_int64(v) : 0;
+}
+
+int fc_parse_migrate(const char *body, size_t len, struct fc_migrate *out,
+		     char *msg)
+{
+	struct json_object *o;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (fc_body_object(body, len, &o, msg) < 0)
+		return -1;
+	if (fc_check_object(o, &migrate_schema, msg) == 0 &&
+	    fc_dup_str(o, "destination_url", &out->destination_url, msg) == 0) {
+		out->max_downtime_ms = get_u32(o, "max_downtime_ms");
+		out->auto_converge = fc_get_bool(o, "auto_converge");
+		out->max_rounds = get_u32(o, "max_rounds");
+		out->timeout_ms = get_u32(o, "timeout_ms");
+		rc = 0;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+void fc_migrate_free(struct fc_migrate *m)
+{
+	free(m->destination_url);
+	m->destination_url = NULL;
+}
+
+int fc_parse_migrate_incoming(const char *body, size_t len,
+			      struct fc_migrate_incoming *out, char *msg)
+{
+	struct json_object *o;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (fc_body_object(body, len, &o, msg) < 0)
+		return -1;
+	if (fc_check_object(o, &incoming_schema, msg) == 0 &&
+	    fc_dup_str(o, "listen_url", &out->listen_url, msg) == 0 &&
+	    net_overrides(o, out->net_override, &out->n_net_overrides,
+			  msg) == 0)
+		rc = 0;
+	json_object_put(o);
+	if (rc < 0)
+		fc_migrate_incoming_free(out);
+	return rc;
+}
+
+void fc_migrate_incoming_free(struct fc_migrate_incoming *m)
+{
+	free(m->listen_url);
+	for (unsigned int i = 0; i < m->n_net_overrides; i++) {
+		free(m->net_override[i].iface_id);
+		free(m->net_override[i].host_dev_name);
+	}
 	memset(m, 0, sizeof(*m));
 }

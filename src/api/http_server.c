@@ -470,7 +470,8 @@ static void reap_jobs(struct http_server *s, int64_t now)
 		} else {
 			queue_reply(c, &j->req, j->reply.status,
 				    j->reply.body, j->reply.body_len,
-				    j->req.keep_alive && !c->peer_eof);
+				    j->req.keep_alive && !c->peer_eof &&
+				    !c->closing);
 			conn_settle(c, now);
 		}
 		free(j->reply.body);
@@ -574,22 +575,45 @@ static void drain_wakefd(struct http_server *s)
 	(void)!read(s->wakefd, &v, sizeof(v));
 }
 
-/* Closes every connection, then waits for the handlers still running:
- * their replies have nowhere to go. */
+/* Stops taking requests, lets the handlers still running finish and
+ * sends every reply queued (a migration's answer comes as the VM ends),
+ * each connection bounded by the send timeout, then closes them all. */
 static void shut_down(struct http_server *s)
 {
+	struct epoll_event ev[EV_BATCH];
+	int64_t now = now_ms();
+
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
 	close(s->lfd);
 	s->lfd = -1;
+	for (struct conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		c->closing = true;
+		conn_settle(c, now);
+	}
+	while (s->jobs || s->conns) {
+		int t = s->jobs ? -1 : next_timeout(s, now), n;
+
+		/* No handler left and no reply with a deadline: done. */
+		if (t < 0 && !s->jobs)
+			break;
+		n = epoll_wait(s->epfd, ev, EV_BATCH, t);
+		now = now_ms();
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+
+			if (!p) {
+				drain_wakefd(s);
+				reap_jobs(s, now);
+			} else if (p != s) {
+				conn_event(p, ev[i].events, now);
+			}
+		}
+		check_timeouts(s, now);
+		bury(s);
+	}
 	while (s->conns)
 		conn_close(s->conns);
-	while (s->jobs) {
-		struct pollfd p = { .fd = s->wakefd, .events = POLLIN };
-
-		if (poll(&p, 1, -1) > 0)
-			drain_wakefd(s);
-		reap_jobs(s, now_ms());
-	}
 	bury(s);
 }
 

@@ -67,10 +67,10 @@ struct http_server *http_server_start_opts(const char *path,
 					   const struct http_server_opts *o,
 					   http_handler_fn fn, void *ctx,
 					   struct rv_err *err);
-/* Stops accepting, waits for running handlers (their replies are
- * dropped), closes every connection, removes the socket file if it is
- * still the one this server created, frees s. Not from a handler. NULL
- * is a no-op. */
+/* Stops accepting and reading requests, waits for running handlers and
+ * sends the replies queued (each connection within the send timeout),
+ * closes every connection, removes the socket file if it is still the one
+ * this server created, frees s. Not from a handler. NULL is a no-op. */
 void http_server_stop(struct http_server *s);
 
 #endif

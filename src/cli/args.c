@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "migrate/mig_transport.h"
 #include "util/size.h"
 
 /* Guest RAM is mapped in whole pages. */
@@ -32,6 +33,12 @@ enum flag_id {
 	F_STATE,
 	F_PAUSED,
 	F_NET_OVERRIDE,
+	F_OUT,
+	F_INCOMING,
+	F_TO,
+	F_MAX_DOWNTIME,
+	F_AUTO_CONVERGE,
+	F_CPU_TEMPLATE,
 	F_HELP,
 };
 
@@ -40,7 +47,9 @@ enum flag_id {
 #define C_RESTORE  (1u << CLI_RESTORE)
 #define C_SNAPSHOT (1u << CLI_SNAPSHOT)
 #define C_CLIENT   (1u << CLI_PAUSE | 1u << CLI_RESUME | 1u << CLI_STATS)
-#define C_ALL      (C_RUN | C_RESTORE | C_SNAPSHOT | C_CLIENT)
+#define C_MIGRATE  (1u << CLI_MIGRATE)
+#define C_ALL      (C_RUN | C_RESTORE | C_SNAPSHOT | C_CLIENT | C_MIGRATE)
+#define C_CPU      (1u << CLI_CPU_FEATURES | 1u << CLI_CPU_TEMPLATE)
 
 struct flag {
 	const char *name;   /* without the leading "--" */
@@ -68,8 +77,14 @@ static const struct flag flags[] = {
 	{ "id",                 F_ID,           true,  false, C_RUN | C_RESTORE },
 	{ "state",              F_STATE,        true,  false, C_SNAPSHOT | C_RESTORE },
 	{ "paused",             F_PAUSED,       false, false, C_RESTORE },
-	{ "net-override",       F_NET_OVERRIDE, true,  true,  C_RESTORE },
-	{ "help",               F_HELP,         false, false, C_ALL },
+	{ "net-override",       F_NET_OVERRIDE, true,  true,  C_RESTORE | C_RUN },
+	{ "out",                F_OUT,          true,  false, C_CPU },
+	{ "incoming",           F_INCOMING,     true,  false, C_RUN },
+	{ "to",                 F_TO,           true,  false, C_MIGRATE },
+	{ "max-downtime",       F_MAX_DOWNTIME, true,  false, C_MIGRATE },
+	{ "auto-converge",      F_AUTO_CONVERGE, false, false, C_MIGRATE },
+	{ "cpu-template",       F_CPU_TEMPLATE, true,  false, C_RUN | C_RESTORE },
+	{ "help",               F_HELP,         false, false, C_ALL | C_CPU },
 };
 
 static const char usage_text[] =
@@ -80,6 +95,12 @@ static const char usage_text[] =
 "                                            snapshot a running VM\n"
 "       ringvm pause|resume --api-sock PATH  pause or resume a running VM\n"
 "       ringvm stats --api-sock PATH         a running VM's counters (JSON)\n"
+"       ringvm migrate --api-sock PATH --to URL\n"
+"                                            move a running VM to another\n"
+"                                            ringvm (run --incoming URL)\n"
+"       ringvm cpu-features [--out FILE]     what this host offers a guest\n"
+"       ringvm cpu-template FILE FILE... [--out FILE]\n"
+"                                            a CPU template for those hosts\n"
 "       ringvm --help | ringvm help [COMMAND] this text, or a command's\n"
 "       ringvm --version                     print the version\n"
 "\n"
@@ -90,8 +111,10 @@ static const char usage_text[] =
 "Run `ringvm COMMAND --help` for every option of a command.\n"
 "\n"
 "EXIT STATUS\n"
-"  0      the guest powered off or rebooted, or Ctrl-A x was typed; for\n"
-"         snapshot, pause, resume and stats: the request succeeded\n"
+"  0      the guest powered off or rebooted, moved to another ringvm, or\n"
+"         Ctrl-A x was typed; for snapshot, pause, resume, stats and\n"
+"         migrate: the request succeeded; for\n"
+"         cpu-features and cpu-template: the JSON was written\n"
 "  1      usage or setup error (bad option, unreadable kernel, no /dev/kvm,\n"
 "         a snapshot refused, no ringvm on the socket); one line on stderr\n"
 "         says what is wrong\n"
@@ -103,6 +126,7 @@ static const char usage_text[] =
 static const char run_usage_text[] =
 "usage: ringvm run --kernel PATH [options]\n"
 "       ringvm run --api-sock PATH [--config-file FILE] [options]\n"
+"       ringvm run --incoming URL [options]\n"
 "\n"
 "Boots a Linux kernel in a new virtual machine and runs it until the guest\n"
 "powers off, reboots or crashes. Options take `--opt value` or `--opt=value`.\n"
@@ -150,6 +174,20 @@ static const char run_usage_text[] =
 "                       with --kernel or device options\n"
 "  --id ID              the instance id GET / reports (default:\n"
 "                       anonymous-instance)\n"
+"  --cpu-template FILE  show the guest only what a CPU template allows\n"
+"                       (ringvm cpu-template), so it can move to every\n"
+"                       host of a fleet; over the API, PUT /cpu-config\n"
+"                       replaces it (default: the host's CPU). With\n"
+"                       --incoming: this host's template; a guest that\n"
+"                       shows a feature it masks is refused\n"
+"  --incoming URL       receive a guest from a live migration (ringvm\n"
+"                       migrate) on unix:PATH or tcp:[ADDR]:PORT (an IP\n"
+"                       address; none: every IPv4 address) and run it;\n"
+"                       the VM is what the source sends, so no --kernel\n"
+"                       or device options. Disks are opened by the\n"
+"                       source's paths (shared storage), TAPs by name\n"
+"  --net-override ID=TAP\n"
+"                       with --incoming: open NIC ID on TAP instead\n"
 "  -h, --help           this text\n"
 "\n"
 "CONSOLE\n"
@@ -166,8 +204,11 @@ static const char run_usage_text[] =
 "  tools/ringvm-harness sets up instead.\n"
 "\n"
 "EXIT STATUS\n"
-"  0      the guest powered off or rebooted, or Ctrl-A x was typed\n"
-"  1      usage or setup error; one line on stderr says what is wrong\n"
+"  0      the guest powered off or rebooted, moved to another ringvm, or\n"
+"         Ctrl-A x was typed\n"
+"  1      usage or setup error (for --incoming: the migration failed; the\n"
+"         guest goes on at its source); one line on stderr says what is\n"
+"         wrong\n"
 "  2      the guest crashed (triple fault, KVM internal error, emulation\n"
 "         failure); a register dump is printed on stderr\n"
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
@@ -192,6 +233,8 @@ static const char restore_usage_text[] =
 "  --net-override ID=TAP\n"
 "                       open NIC ID (its iface_id, or netN for --net NICs)\n"
 "                       on TAP instead of the name in the snapshot\n"
+"  --cpu-template FILE  this host's CPU template: a guest that shows a\n"
+"                       feature it masks is refused\n"
 "  --console serial|none\n"
 "                       the serial console on stdin/stdout, or not (a\n"
 "                       guest with a virtio console keeps it on stdio)\n"
@@ -221,6 +264,62 @@ static const char client_usage_text[] =
 "print its counters as JSON (GET /stats). Exit status 0 on success, 1\n"
 "with one line on stderr otherwise.\n";
 
+static const char migrate_usage_text[] =
+"usage: ringvm migrate --api-sock PATH --to URL [--max-downtime TIME]\n"
+"                      [--auto-converge]\n"
+"\n"
+"Moves the running guest served on PATH to another ringvm started with\n"
+"`ringvm run --incoming URL`, while it runs: all of its RAM first, then\n"
+"what it wrote meanwhile, round after round, until the rest fits in the\n"
+"allowed pause; then the last pages and the device state, and the guest\n"
+"goes on there (its processes, TCP sessions and disk writes carry on).\n"
+"The source ringvm then exits with status 0. One progress line per\n"
+"round goes to stderr.\n"
+"\n"
+"Both ends must reach the same disk images by the same paths (shared\n"
+"storage) and their TAP interfaces by name (or --net-override at the\n"
+"destination); the destination must offer every CPU feature the guest\n"
+"was started with (see ringvm cpu-template).\n"
+"\n"
+"  --to URL             unix:PATH or tcp:ADDR:PORT (an IP address)\n"
+"  --max-downtime TIME  the longest pause the guest may see: N or Nms\n"
+"                       (milliseconds), Ns (seconds) (default: 300ms)\n"
+"  --auto-converge      when the guest writes faster than the link\n"
+"                       carries, hold its vCPUs a growing share of the\n"
+"                       time (20%, then 10% more each time, up to 99%)\n"
+"                       instead of giving up\n"
+"  -h, --help           this text\n"
+"\n"
+"Exit status 0 once the guest runs at the destination; 1 with one line\n"
+"on stderr otherwise, and the guest goes on here as it was.\n";
+
+static const char cpu_usage_text[] =
+"usage: ringvm cpu-features [--out FILE]\n"
+"       ringvm cpu-template FILE FILE... [--out FILE]\n"
+"\n"
+"CPU templates show a guest only what every host of a fleet offers, so it\n"
+"can be restored or migrated to any of them. The files use Firecracker's\n"
+"custom CPU template JSON layout (cpuid_modifiers, msr_modifiers).\n"
+"\n"
+"    ringvm cpu-features > hostA.json         # on one host of each kind\n"
+"    ringvm cpu-template hostA.json hostB.json > fleet.json\n"
+"\n"
+"cpu-features prints what this host's KVM offers a guest: every CPUID\n"
+"leaf (KVM_GET_SUPPORTED_CPUID) and every feature MSR, with all bits\n"
+"given (a features file).\n"
+"\n"
+"cpu-template prints the intersection of two or more features files: a\n"
+"template that forces off every feature bit some host lacks, lowers the\n"
+"maximum CPUID leaves and address sizes to the smallest, and removes the\n"
+"CPUID leaves some host lacks. Files of different CPU vendors are\n"
+"refused.\n"
+"\n"
+"  --out FILE           write the JSON to FILE (created, or truncated if\n"
+"                       it exists) instead of stdout\n"
+"  -h, --help           this text\n"
+"\n"
+"Exit status 0 on success, 1 with one line on stderr otherwise.\n";
+
 const char *cli_usage(void)
 {
 	return usage_text;
@@ -239,6 +338,11 @@ const char *cli_command_usage(enum cli_action cmd)
 	case CLI_RESUME:
 	case CLI_STATS:
 		return client_usage_text;
+	case CLI_MIGRATE:
+		return migrate_usage_text;
+	case CLI_CPU_FEATURES:
+	case CLI_CPU_TEMPLATE:
+		return cpu_usage_text;
 	default:
 		return usage_text;
 	}
@@ -303,6 +407,27 @@ static int parse_mem(const char *v, uint64_t *out, struct rv_err *err)
 	if (n % MEM_ALIGN)
 		return rv_fail(err, "--mem: %.64s is not a multiple of 4K", v);
 	*out = n;
+	return 0;
+}
+
+/* A duration, 1 ms to an hour: N (milliseconds), Nms or Ns. */
+static int parse_ms(const char *v, uint32_t *out, struct rv_err *err)
+{
+	unsigned long n = 0, scale = 1;
+	const char *p = v;
+
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (n <= 3600000)      /* beyond, it stays out of range */
+			n = n * 10 + (unsigned long)(*p - '0');
+	if (!strcmp(p, "s"))
+		scale = 1000;
+	else if (*p && strcmp(p, "ms"))
+		p = v;
+	if (p == v)
+		return rv_fail(err, "--max-downtime: '%.32s' is not a duration (N, Nms or Ns)", v);
+	if (n < 1 || n > 3600000 / scale)
+		return rv_fail(err, "--max-downtime: %.32s is outside 1 ms to 3600 s", v);
+	*out = (uint32_t)(n * scale);
 	return 0;
 }
 
@@ -557,6 +682,23 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		return 0;
 	case F_NET_OVERRIDE:
 		return parse_override(value, o, err);
+	case F_OUT:
+		o->out_path = value;
+		return 0;
+	case F_INCOMING:
+		o->incoming = value;
+		return mig_url_check(value, err);
+	case F_TO:
+		o->migrate_to = value;
+		return mig_url_check(value, err);
+	case F_MAX_DOWNTIME:
+		return parse_ms(value, &o->max_downtime_ms, err);
+	case F_AUTO_CONVERGE:
+		o->auto_converge = true;
+		return 0;
+	case F_CPU_TEMPLATE:
+		cfg->cpu_template = value;
+		return 0;
 	case F_HELP:
 		return 0;
 	}
@@ -573,6 +715,14 @@ static int check_command(enum cli_action cmd, unsigned int seen,
 
 	switch (cmd) {
 	case CLI_RUN:
+		if (o->incoming && (seen & (device_flags | 1u << F_CONFIG_FILE)))
+			return rv_fail(err, "--incoming: the VM is the one the source sends; do not give --kernel, --config-file or device options");
+		if (o->incoming && o->cfg.console == CONSOLE_VIRTIO)
+			return rv_fail(err, "--console: a migrated guest keeps the console it had; give serial or none");
+		if (!o->incoming && o->n_net_overrides)
+			return rv_fail(err, "--net-override goes with --incoming (or ringvm restore)");
+		if (o->incoming)
+			return 0;
 		if (o->config_file && (seen & device_flags))
 			return rv_fail(err, "--config-file describes the whole VM: do not give --kernel, --mem, --cpus, --disk, --net, --rng, --initrd or --cmdline with it");
 		if (!o->cfg.kernel && !o->config_file && !o->api_sock)
@@ -589,6 +739,18 @@ static int check_command(enum cli_action cmd, unsigned int seen,
 		if (!o->state_path || !o->mem_path)
 			return rv_fail(err, "missing --%s FILE (snapshot needs --state and --mem)",
 				       o->state_path ? "mem" : "state");
+		return 0;
+	case CLI_MIGRATE:
+		if (!o->api_sock)
+			return rv_fail(err, "missing --api-sock PATH (the running ringvm whose guest moves)");
+		if (!o->migrate_to)
+			return rv_fail(err, "missing --to URL (where `ringvm run --incoming URL` listens)");
+		return 0;
+	case CLI_CPU_FEATURES:
+		return 0;
+	case CLI_CPU_TEMPLATE:
+		if (o->ninputs < 2)
+			return rv_fail(err, "cpu-template needs at least two features files (from ringvm cpu-features on each kind of host)");
 		return 0;
 	default:
 		if (!o->api_sock)
@@ -612,6 +774,15 @@ static int parse_command(enum cli_action cmd, int argc, char *const argv[],
 			o->help_cmd = cmd;
 			*action = CLI_COMMAND_HELP;
 			return 0;
+		}
+		if (arg[0] != '-' && cmd == CLI_CPU_TEMPLATE) {
+			if (!*arg)
+				return rv_fail(err, "empty file name");
+			if (o->ninputs >= CLI_MAX_INPUTS)
+				return rv_fail(err, "too many features files (at most %d)",
+					       CLI_MAX_INPUTS);
+			o->inputs[o->ninputs++] = arg;
+			continue;
 		}
 		if (arg[0] != '-')
 			return rv_fail(err, "unexpected argument '%.64s' (ringvm %s takes only options)",
@@ -667,6 +838,9 @@ static const struct {
 	{ "pause", CLI_PAUSE },
 	{ "resume", CLI_RESUME },
 	{ "stats", CLI_STATS },
+	{ "migrate", CLI_MIGRATE },
+	{ "cpu-features", CLI_CPU_FEATURES },
+	{ "cpu-template", CLI_CPU_TEMPLATE },
 };
 
 static int find_command(const char *name, enum cli_action *cmd)

@@ -20,10 +20,16 @@ enum cli_action {
 	CLI_PAUSE,
 	CLI_RESUME,
 	CLI_STATS,
+	CLI_MIGRATE,       /* ringvm migrate --api-sock S --to URL */
+	CLI_CPU_FEATURES,  /* ringvm cpu-features */
+	CLI_CPU_TEMPLATE,  /* ringvm cpu-template FILE... */
 	CLI_HELP,          /* ringvm --help / ringvm help */
 	CLI_COMMAND_HELP,  /* ringvm COMMAND --help / ringvm help COMMAND */
 	CLI_VERSION,
 };
+
+/* cpu-template's features files, the only positional arguments. */
+#define CLI_MAX_INPUTS 64
 
 /* Everything the command line said. */
 struct cli_opts {
@@ -38,6 +44,13 @@ struct cli_opts {
 	struct { const char *id, *tap; } net_override[VM_MAX_NICS];
 	unsigned int n_net_overrides;
 	enum cli_action help_cmd;   /* with CLI_COMMAND_HELP */
+	const char *out_path;       /* cpu-features, cpu-template: --out */
+	const char *inputs[CLI_MAX_INPUTS];   /* cpu-template: the files */
+	unsigned int ninputs;
+	const char *incoming;       /* run --incoming URL */
+	const char *migrate_to;     /* migrate --to URL */
+	uint32_t max_downtime_ms;   /* migrate; 0: the VMM's default */
+	bool auto_converge;         /* migrate */
 };
 
 /* Parses argv (argv[0] is the program name). On error returns -1 with a

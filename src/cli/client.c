@@ -14,8 +14,7 @@
 #define CALL_TIMEOUT_MS     (30 * 1000)
 #define SNAPSHOT_TIMEOUT_MS (15 * 60 * 1000)
 
-/* The fault_message of a 400 body, or the body itself. */
-static void print_fault(const char *what, int status, const char *body)
+void cli_print_fault(const char *what, int status, const char *body)
 {
 	struct json_object *o = json_tokener_parse(body), *m = NULL;
 
@@ -42,7 +41,7 @@ static int call(const char *sock, const char *what, const char *method,
 		return -1;
 	}
 	if (status != want) {
-		print_fault(what, status, resp ? resp : "");
+		cli_print_fault(what, status, resp ? resp : "");
 		free(resp);
 		return -1;
 	}

@@ -1,10 +1,12 @@
 /* ringvm: parse the command line and hand over to the command: run or
- * restore a VM (cli/run.c), or talk to a running one (cli/client.c). */
+ * restore a VM (cli/run.c), talk to a running one (cli/client.c), or
+ * make CPU templates (cli/cpu_cmds.c). */
 #include <signal.h>
 #include <stdio.h>
 
 #include "cli/args.h"
 #include "cli/client.h"
+#include "cli/cpu_cmds.h"
 #include "cli/run.h"
 #include "vm/vm.h"
 
@@ -39,6 +41,11 @@ int main(int argc, char *argv[])
 	case CLI_RESUME:
 	case CLI_STATS:
 		return cli_client(action, &opts);
+	case CLI_MIGRATE:
+		return cli_migrate(&opts);
+	case CLI_CPU_FEATURES:
+	case CLI_CPU_TEMPLATE:
+		return cli_cpu(action, &opts);
 	}
 	return RINGVM_EXIT_SETUP;
 }

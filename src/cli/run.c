@@ -1,12 +1,15 @@
 /* See run.h. The main thread owns signals and the VM's main loop; the API
  * server, when there is one, runs on threads of its own and hands a VM it
- * created (InstanceStart, snapshot load) to this thread. */
+ * created (InstanceStart, snapshot load) to this thread. A VM comes from
+ * the command line, a snapshot, the API, or a live migration's source. */
 #include "cli/run.h"
 
 #include <stdio.h>
 
 #include "api/api_ctl.h"
 #include "api/http_server.h"
+#include "migrate/mig_dest.h"
+#include "migrate/mig_source.h"
 #include "vm/vm.h"
 
 static int fail(const struct rv_err *err)
@@ -15,23 +18,46 @@ static int fail(const struct rv_err *err)
 	return RINGVM_EXIT_SETUP;
 }
 
-static struct vm *restore(const struct cli_opts *o, struct rv_err *err)
+/* What a restored or migrated guest takes from this command line. */
+static void restore_opts(const struct cli_opts *o, struct vm_restore_opts *r)
 {
-	struct vm_restore_opts r = {
+	*r = (struct vm_restore_opts){
 		.state_path = o->state_path, .mem_path = o->mem_path,
 		.paused = o->paused, .console_set = o->console_set,
 		.console = o->cfg.console, .serial_log = o->cfg.serial_log,
 		.stats_path = o->cfg.stats_path,
 		.allow_slow_backend = o->cfg.allow_slow_backend,
+		.cpu_template = o->cfg.cpu_template,
 	};
+	for (unsigned int i = 0; i < o->n_net_overrides; i++) {
+		r->tap_override[i].id = o->net_override[i].id;
+		r->tap_override[i].tap = o->net_override[i].tap;
+	}
+	r->n_tap_overrides = o->n_net_overrides;
+}
+
+static struct vm *restore(const struct cli_opts *o, struct rv_err *err)
+{
+	struct vm_restore_opts r;
 	struct vm *vm;
 
-	for (unsigned int i = 0; i < o->n_net_overrides; i++) {
-		r.tap_override[i].id = o->net_override[i].id;
-		r.tap_override[i].tap = o->net_override[i].tap;
-	}
-	r.n_tap_overrides = o->n_net_overrides;
+	restore_opts(o, &r);
 	return vm_restore(&r, &vm, err) < 0 ? NULL : vm;
+}
+
+static struct vm *incoming(const struct cli_opts *o, struct mig_dest **d,
+			   struct rv_err *err)
+{
+	struct mig_incoming_opts in = {
+		.url = o->incoming, .timeout_ms = MIG_DEFAULT_TIMEOUT_MS,
+	};
+	struct vm *vm;
+	int lfd = mig_incoming_listen(o->incoming, err);
+
+	if (lfd < 0)
+		return NULL;
+	restore_opts(o, &in.vm);
+	return mig_receive(&in, lfd, &vm, d, err) < 0 ? NULL : vm;
 }
 
 int cli_run(enum cli_action cmd, const struct cli_opts *o)
@@ -40,10 +66,12 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 		.id = o->id, .console = o->cfg.console,
 		.serial_log = o->cfg.serial_log, .stats_path = o->cfg.stats_path,
 		.allow_slow_backend = o->cfg.allow_slow_backend,
+		.cpu_template = o->cfg.cpu_template,
 	};
 	struct rv_err err = { { 0 } };
 	struct http_server *srv = NULL;
 	struct api_ctl *ctl = NULL;
+	struct mig_dest *dest = NULL;
 	struct vm *vm = NULL;
 	int status = RINGVM_EXIT_SETUP, signo = 0;
 
@@ -60,8 +88,9 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 			return fail(&err);
 		}
 	}
-	if (cmd == CLI_RESTORE) {
-		vm = restore(o, &err);
+	if (cmd == CLI_RESTORE || o->incoming) {
+		vm = cmd == CLI_RESTORE ? restore(o, &err) :
+		     incoming(o, &dest, &err);
 		if (vm && ctl)
 			api_ctl_attach(ctl, vm);
 	} else if (o->config_file) {
@@ -92,6 +121,7 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 	/* Handlers may still use the VM: the server goes first. */
 	http_server_stop(srv);
 	vm_destroy(vm);
+	mig_dest_free(dest);
 	api_ctl_free(ctl);
 	return status;
 }

@@ -1,5 +1,6 @@
 #include "mem/guest_mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -74,9 +75,71 @@ int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 
 void guest_mem_unmap(struct guest_mem *gm)
 {
-	for (unsigned int i = 0; i < gm->nr; i++)
+	for (unsigned int i = 0; i < gm->nr; i++) {
 		munmap(gm->region[i].hva, gm->region[i].size);
+		free((void *)gm->dirty[i]);
+	}
 	memset(gm, 0, sizeof(*gm));
+}
+
+static uint64_t bitmap_words(const struct guest_region *r)
+{
+	return (r->size / 4096 + 63) / 64;
+}
+
+int guest_mem_dirty_start(struct guest_mem *gm, struct rv_err *err)
+{
+	for (unsigned int i = 0; i < gm->nr; i++) {
+		uint64_t n = bitmap_words(&gm->region[i]);
+
+		if (!gm->dirty[i]) {
+			gm->dirty[i] = calloc(n, sizeof(uint64_t));
+			if (!gm->dirty[i])
+				return rv_fail(err, "out of memory for the dirty page log");
+		}
+		for (uint64_t w = 0; w < n; w++)
+			atomic_store_explicit(&gm->dirty[i][w], 0,
+					      memory_order_relaxed);
+	}
+	atomic_store(&gm->logging, true);
+	return 0;
+}
+
+void guest_mem_dirty_stop(struct guest_mem *gm)
+{
+	atomic_store(&gm->logging, false);
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *gm, uint64_t gpa,
+			  uint64_t len)
+{
+	if (!atomic_load_explicit(&gm->logging, memory_order_acquire) || !len)
+		return;
+	for (unsigned int i = 0; i < gm->nr; i++) {
+		const struct guest_region *r = &gm->region[i];
+		uint64_t first, last;
+
+		if (gpa < r->gpa || gpa - r->gpa >= r->size || !gm->dirty[i])
+			continue;
+		first = (gpa - r->gpa) / 4096;
+		last = (len > r->size - (gpa - r->gpa) ?
+			r->size - 1 : gpa - r->gpa + len - 1) / 4096;
+		for (uint64_t p = first; p <= last; p++)
+			atomic_fetch_or_explicit(&gm->dirty[i][p / 64],
+						 1ULL << (p % 64),
+						 memory_order_release);
+		return;
+	}
+}
+
+void guest_mem_dirty_collect(struct guest_mem *gm, unsigned int r,
+			     uint64_t *out)
+{
+	if (r >= gm->nr || !gm->dirty[r])
+		return;
+	for (uint64_t w = 0; w < bitmap_words(&gm->region[r]); w++)
+		out[w] |= atomic_exchange_explicit(&gm->dirty[r][w], 0,
+						   memory_order_acquire);
 }
 
 void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)

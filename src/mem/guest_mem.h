@@ -4,6 +4,7 @@
 #ifndef RINGVM_MEM_GUEST_MEM_H
 #define RINGVM_MEM_GUEST_MEM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,12 @@ struct guest_mem {
 	struct guest_region region[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr;
 	uint64_t ram_size; /* sum of region sizes */
+	/* Pages ringvm's own device threads wrote (virtio buffers and used
+	 * rings), one bit per 4 KiB page, while a migration logs: KVM's dirty
+	 * log sees only what vCPUs write. Kept until guest_mem_unmap, so a
+	 * device marking while logging stops never touches freed memory. */
+	_Atomic uint64_t *dirty[GUEST_MEM_MAX_REGIONS];
+	_Atomic bool logging;
 };
 
 /* Maps anonymous memory for each (gpa, size) pair; regions must not
@@ -53,5 +60,16 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst,
 		   uint64_t len);
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 		    uint64_t len);
+
+/* Device-written page tracking (see struct guest_mem). Start clears the
+ * bitmaps; mark is a no-op unless logging and ignores what lies outside
+ * RAM; collect ORs region r's bits into out (region size / 4 KiB / 64
+ * words) and clears them. Mark and collect are safe from any thread. */
+int guest_mem_dirty_start(struct guest_mem *gm, struct rv_err *err);
+void guest_mem_dirty_stop(struct guest_mem *gm);
+void guest_mem_mark_dirty(const struct guest_mem *gm, uint64_t gpa,
+			  uint64_t len);
+void guest_mem_dirty_collect(struct guest_mem *gm, unsigned int r,
+			     uint64_t *out);
 
 #endif

@@ -262,6 +262,44 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	return VIRTQ_BAD_CHAIN;
 }
 
+/* While a migration logs dirty pages: the buffers the device may have
+ * written for chain head (every device-writable descriptor, direct or
+ * indirect; the guest may have changed them since, so bounded like a pop
+ * and never trusted beyond marking) and the used ring. */
+static void mark_written(struct virtq *vq, uint16_t head)
+{
+	const struct guest_mem *mem = vq->mem;
+	uint16_t i = head;
+
+	guest_mem_mark_dirty(mem, vq->used_gpa, 6 + 8 * (uint64_t)vq->size);
+	for (unsigned int n = 0; n < vq->size; n++) {
+		const uint8_t *d = (const uint8_t *)vq->desc + 16 * (size_t)i;
+		uint64_t addr = le64toh(*(const uint64_t *)d);
+		uint32_t len = le32toh(*(const uint32_t *)(d + 8));
+		uint16_t flags = le16toh(*(const uint16_t *)(d + 12));
+
+		if ((flags & VIRTQ_DESC_F_INDIRECT) && len % 16 == 0 &&
+		    len / 16 <= vq->size) {
+			const uint8_t *t = guest_mem_ptr(mem, addr, len);
+
+			for (uint32_t k = 0; t && k < len / 16; k++) {
+				const uint8_t *e = t + 16 * k;
+
+				if (le16toh(*(const uint16_t *)(e + 12)) &
+				    VIRTQ_DESC_F_WRITE)
+					guest_mem_mark_dirty(mem,
+						le64toh(*(const uint64_t *)e),
+						le32toh(*(const uint32_t *)(e + 8)));
+			}
+		} else if (flags & VIRTQ_DESC_F_WRITE) {
+			guest_mem_mark_dirty(mem, addr, len);
+		}
+		if (!(flags & VIRTQ_DESC_F_NEXT))
+			break;
+		i = le16toh(*(const uint16_t *)(d + 14)) & (vq->size - 1);
+	}
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 {
 	uint32_t *elem;
@@ -277,6 +315,8 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	/* Release: the data written into the buffers and the element are
 	 * visible before the driver can see the new index. */
 	store16(used_idx(vq), vq->used_idx, __ATOMIC_RELEASE);
+	if (atomic_load_explicit(&vq->mem->logging, memory_order_relaxed))
+		mark_written(vq, head);
 }
 
 /* 2.7.10: notify iff used_event lies in [old, new) (mod 2^16). */
@@ -314,6 +354,7 @@ void virtq_disable_notify(struct virtq *vq)
 	if (vq->broken || vq->event_idx)
 		return;
 	store16(used_flags(vq), VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	guest_mem_mark_dirty(vq->mem, vq->used_gpa, 2);
 }
 
 bool virtq_enable_notify(struct virtq *vq)
@@ -324,6 +365,9 @@ bool virtq_enable_notify(struct virtq *vq)
 		store16(avail_event(vq), vq->last_avail, __ATOMIC_RELAXED);
 	else
 		store16(used_flags(vq), 0, __ATOMIC_RELAXED);
+	/* avail_event and the flags live in the used ring: a migration must
+	 * send that page again. */
+	guest_mem_mark_dirty(vq->mem, vq->used_gpa, 6 + 8 * (uint64_t)vq->size);
 	/* Our store must be visible before we re-read avail->idx, or a
 	 * buffer added in between is neither seen nor kicked. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -47,6 +47,10 @@ struct vm_config {
 	struct nic_config nic[VM_MAX_NICS];
 	unsigned int nnics;
 	bool rng;
+	/* A CPU template (arch/x86/cpu_template.h): a file, or its JSON text
+	 * (the API's PUT /cpu-config); NULL: the host's CPU as KVM offers it. */
+	const char *cpu_template;
+	const char *cpu_template_json;
 };
 
 #define VM_DEFAULT_MEM   (256ULL << 20)

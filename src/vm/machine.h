@@ -23,6 +23,7 @@ enum machine_outcome {
 	OUTCOME_REBOOT,      /* reset register, i8042 reset, KVM reset event */
 	OUTCOME_CRASH,       /* triple fault, internal error, entry failure */
 	OUTCOME_SIGNAL,      /* the user asked ringvm to stop */
+	OUTCOME_MIGRATED,    /* the guest runs in another ringvm now */
 };
 
 struct vcpu;

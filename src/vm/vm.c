@@ -147,15 +147,8 @@ static int setup_vcpus(struct vm *vm, struct rv_err *err)
 {
 	struct machine *m = &vm->m;
 
-	for (unsigned int i = 0; i < m->nvcpus; i++) {
-		struct x86_cpuid_opts o = { .cpu_index = i, .ncpus = m->nvcpus,
-					    .tsc_deadline = m->tsc_deadline };
-
-		vm->cpuid = m->supported_cpuid;
-		if (x86_cpuid_shape(&vm->cpuid, &o, err) < 0 ||
-		    x86_vcpu_setup(m->vcpu[i].fd, &vm->cpuid, err) < 0)
-			return -1;
-	}
+	if (vm_cpu_setup(vm, err) < 0)
+		return -1;
 	/* APs wait for INIT/SIPI from the guest in the in-kernel LAPIC. */
 	return x86_vcpu_boot_regs(m->vcpu[0].fd, &m->mem, &vm->boot, err);
 }
@@ -257,6 +250,7 @@ void vm_destroy(struct vm *vm)
 		vm_config_store_free(vm->cfg_store);
 		free(vm->cfg_store);
 	}
+	free(vm->cpu_template_json);
 	pthread_mutex_destroy(&vm->ctl_lock);
 	free(vm);
 }

@@ -15,8 +15,7 @@ enum vm_run_state vm_state(struct vm *vm)
 	return atomic_load(&vm->paused) ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 }
 
-/* ctl_lock held. */
-static int pause_locked(struct vm *vm, struct rv_err *err)
+int vm_pause_locked(struct vm *vm, struct rv_err *err)
 {
 	if (atomic_load(&vm->paused))
 		return 0;
@@ -34,12 +33,14 @@ static int pause_locked(struct vm *vm, struct rv_err *err)
 	return 0;
 }
 
-static int resume_locked(struct vm *vm, struct rv_err *err)
+int vm_resume_locked(struct vm *vm, struct rv_err *err)
 {
 	struct kvm_clock_data c = { .clock = vm->paused_clock.clock };
 
 	if (!atomic_load(&vm->paused))
 		return 0;
+	if (vm->mig_final)
+		return rv_fail(err, "a live migration is completing; the guest resumes here only if it fails");
 	if (machine_outcome(&vm->m) != OUTCOME_RUNNING)
 		return rv_fail(err, "the guest has stopped");
 	if (ioctl(vm->m.vm_fd, KVM_SET_CLOCK, &c) < 0)
@@ -55,7 +56,7 @@ int vm_pause(struct vm *vm, struct rv_err *err)
 	int rc;
 
 	pthread_mutex_lock(&vm->ctl_lock);
-	rc = pause_locked(vm, err);
+	rc = vm_pause_locked(vm, err);
 	pthread_mutex_unlock(&vm->ctl_lock);
 	return rc;
 }
@@ -65,7 +66,7 @@ int vm_resume(struct vm *vm, struct rv_err *err)
 	int rc;
 
 	pthread_mutex_lock(&vm->ctl_lock);
-	rc = resume_locked(vm, err);
+	rc = vm_resume_locked(vm, err);
 	pthread_mutex_unlock(&vm->ctl_lock);
 	return rc;
 }

@@ -122,6 +122,10 @@ static int exit_status(struct vm *vm)
 		return RINGVM_EXIT_OK;
 	case OUTCOME_CRASH:
 		return RINGVM_EXIT_CRASH;
+	case OUTCOME_MIGRATED:
+		fprintf(stderr, "ringvm: the guest moved to %s; exiting\n",
+			vm->m.stop_why ? vm->m.stop_why : "another ringvm");
+		return RINGVM_EXIT_OK;
 	case OUTCOME_SIGNAL:
 		if (vm->m.stop_signal == 0) {
 			fprintf(stderr, "ringvm: stopped from the console\n");
@@ -135,16 +139,19 @@ static int exit_status(struct vm *vm)
 	}
 }
 
-void vm_on_started(struct vm *vm, void (*fn)(void *ctx, int rc), void *ctx)
+int vm_on_started(struct vm *vm, void (*fn)(void *ctx, int rc), void *ctx)
 {
-	vm->started_fn = fn;
-	vm->started_ctx = ctx;
+	if (vm->nstarted_hooks == VM_MAX_STARTED_HOOKS)
+		return -1;
+	vm->started_hook[vm->nstarted_hooks].fn = fn;
+	vm->started_hook[vm->nstarted_hooks++].ctx = ctx;
+	return 0;
 }
 
 static void tell_started(struct vm *vm, int rc)
 {
-	if (vm->started_fn)
-		vm->started_fn(vm->started_ctx, rc);
+	for (unsigned int i = 0; i < vm->nstarted_hooks; i++)
+		vm->started_hook[i].fn(vm->started_hook[i].ctx, rc);
 }
 
 int vm_run(struct vm *vm, struct rv_err *err)

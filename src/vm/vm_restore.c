@@ -3,8 +3,8 @@
  * built again from the snapshot's description, then KVM's VM-wide state,
  * every vCPU, every device, and last the guest's clock. Everything that can
  * be checked is checked before anything runs: the state file as a whole
- * (see state/state.h), the memory file's size, and the CPU features the
- * guest was started with against what this host's KVM offers. A refusal
+ * (see state/state.h), the memory file's size, and the guest's CPU
+ * against this host (vm_cpu.c). A refusal
  * starts no guest and writes nothing to any disk image. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,43 +20,6 @@
 #include "vm/vcpu.h"
 #include "vm/vm.h"
 #include "vm/vm_internal.h"
-
-/* The guest's CPUID (vCPU 0's) against the host's, before the VM exists. */
-static int check_cpu(const struct state_reader *r, int kvm_fd,
-		     struct rv_err *err)
-{
-	struct x86_vcpu_state *s = x86_vcpu_state_new();
-	struct x86_cpuid *host = calloc(1, sizeof(*host));
-	char missing[384];
-	unsigned int n;
-	int rc = -1;
-
-	if (!s || !host) {
-		rv_fail(err, "out of memory");
-		goto out;
-	}
-	if (x86_vcpu_state_load(r, 0, s, err) < 0)
-		goto out;
-	host->head.nent = X86_CPUID_MAX_ENTRIES;
-	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
-		rv_fail_errno(err, "KVM_GET_SUPPORTED_CPUID");
-		goto out;
-	}
-	n = x86_cpuid_missing(&s->cpuid, host,
-			      ioctl(kvm_fd, KVM_CHECK_EXTENSION,
-				    KVM_CAP_TSC_DEADLINE_TIMER) > 0,
-			      missing, sizeof(missing));
-	if (n) {
-		rv_fail(err, "this host lacks %u CPU feature%s the guest was started with: %s",
-			n, n == 1 ? "" : "s", missing);
-		goto out;
-	}
-	rc = 0;
-out:
-	x86_vcpu_state_free(s);
-	free(host);
-	return rc;
-}
 
 static int open_mem(const char *path, uint64_t want, struct rv_err *err)
 {
@@ -100,6 +63,8 @@ static int load_vcpus(struct vm *vm, const struct state_reader *r,
 
 			snprintf(tmp, sizeof(tmp), "%s", err->msg);
 			rc = rv_fail(err, "vCPU %u: %s", i, tmp);
+		} else if (i == 0) {
+			vm->cpuid0 = s->cpuid;
 		}
 	}
 	x86_vcpu_state_free(s);
@@ -112,7 +77,8 @@ static int load_state(struct vm *vm, const struct state_reader *r,
 {
 	struct x86_vm_state vms;
 
-	if (x86_vm_state_load(r, &vms, err) < 0 ||
+	if (vm_cpu_template_load(vm, r, err) < 0 ||
+	    x86_vm_state_load(r, &vms, err) < 0 ||
 	    x86_vm_state_set(vm->m.vm_fd, &vms, err) < 0 ||
 	    load_vcpus(vm, r, err) < 0 ||
 	    uart8250_load(vm->uart, r, "com1", err) < 0 ||
@@ -125,21 +91,14 @@ static int load_state(struct vm *vm, const struct state_reader *r,
 	return 0;
 }
 
-int vm_restore(const struct vm_restore_opts *o, struct vm **out,
-	       struct rv_err *err)
+/* The configuration from r with what the restoring process decides for
+ * itself (logs, console on stdio, TAP renames) applied. */
+static int restore_config(const struct state_reader *r,
+			  const struct vm_restore_opts *o,
+			  struct vm_config_store *store, struct rv_err *err)
 {
-	struct vm_config_store *store = calloc(1, sizeof(*store));
-	struct state_reader r = { 0 };
-	struct vm *vm = NULL;
-	int kvm_fd = -1, mem_fd = -1;
-
-	if (!store)
-		return rv_fail(err, "out of memory");
-	if (state_read_file(&r, o->state_path, err) < 0)
-		goto fail;
-	if (vm_config_load(&r, store, err) < 0)
-		goto fail;
-	/* What the restoring process decides for itself. */
+	if (vm_config_load(r, store, err) < 0)
+		return -1;
 	store->cfg.serial_log = o->serial_log;
 	store->cfg.stats_path = o->stats_path;
 	store->cfg.allow_slow_backend = o->allow_slow_backend;
@@ -147,11 +106,9 @@ int vm_restore(const struct vm_restore_opts *o, struct vm **out,
 	 * nothing on stdio is the restoring process's choice. */
 	if (o->console_set && o->console != store->cfg.console) {
 		if (o->console == CONSOLE_VIRTIO ||
-		    store->cfg.console == CONSOLE_VIRTIO) {
-			rv_fail(err, "--console: the snapshot's guest has %s virtio console; it cannot be added or removed",
-				store->cfg.console == CONSOLE_VIRTIO ? "a" : "no");
-			goto fail;
-		}
+		    store->cfg.console == CONSOLE_VIRTIO)
+			return rv_fail(err, "--console: the snapshot's guest has %s virtio console; it cannot be added or removed",
+				       store->cfg.console == CONSOLE_VIRTIO ? "a" : "no");
 		store->cfg.console = o->console;
 	}
 	for (unsigned int i = 0; i < o->n_tap_overrides; i++) {
@@ -165,57 +122,94 @@ int vm_restore(const struct vm_restore_opts *o, struct vm **out,
 				    store->cfg.nic[k].id : id))
 				break;
 		}
-		if (k == store->cfg.nnics) {
-			rv_fail(err, "network override: the snapshot has no interface '%s'",
-				o->tap_override[i].id);
-			goto fail;
-		}
+		if (k == store->cfg.nnics)
+			return rv_fail(err, "network override: the snapshot has no interface '%s'",
+				       o->tap_override[i].id);
 		store->cfg.nic[k].tap = o->tap_override[i].tap;
 	}
+	return 0;
+}
+
+int vm_restore_build(const struct state_reader *r,
+		     const struct vm_restore_opts *o, struct vm **out,
+		     struct rv_err *err)
+{
+	struct vm_config_store *store = calloc(1, sizeof(*store));
+	struct vm *vm;
+	int kvm_fd = -1, mem_fd = -1;
+
+	if (!store)
+		return rv_fail(err, "out of memory");
+	if (restore_config(r, o, store, err) < 0)
+		goto fail;
 	kvm_fd = kvm_open(getenv("RINGVM_KVM_DEVICE") ?
 			  getenv("RINGVM_KVM_DEVICE") : "/dev/kvm", err);
-	if (kvm_fd < 0 || check_cpu(&r, kvm_fd, err) < 0)
+	if (kvm_fd < 0 || vm_cpu_check(r, kvm_fd, o->cpu_template, err) < 0)
 		goto fail;
-	mem_fd = open_mem(o->mem_path, store->cfg.mem_size, err);
-	if (mem_fd < 0)
-		goto fail;
+	if (o->mem_path) {
+		mem_fd = open_mem(o->mem_path, store->cfg.mem_size, err);
+		if (mem_fd < 0)
+			goto fail;
+	}
 	vm = vm_build(&store->cfg, mem_fd, err);
 	if (!vm)
 		goto fail;
 	vm->cfg_store = store;
-	store = NULL;
-	if (load_state(vm, &r, err) < 0) {
-		char tmp[sizeof(err->msg)];
-
-		snprintf(tmp, sizeof(tmp), "%s", err->msg);
-		rv_fail(err, "snapshot %s: %s", o->state_path, tmp);
-		goto fail;
-	}
-	close(mem_fd);
+	if (mem_fd >= 0)
+		close(mem_fd);
 	close(kvm_fd);
-	state_reader_free(&r);
+	*out = vm;
+	return 0;
+fail:
+	if (mem_fd >= 0)
+		close(mem_fd);
+	if (kvm_fd >= 0)
+		close(kvm_fd);
+	vm_config_store_free(store);
+	free(store);
+	return -1;
+}
+
+int vm_restore_load(struct vm *vm, const struct state_reader *r, bool paused,
+		    struct rv_err *err)
+{
+	if (load_state(vm, r, err) < 0)
+		return -1;
 	/* vm_run starts the vCPUs parked when the VM is to stay paused; the
 	 * devices look at their rings only now that everything is in (or at
 	 * resume, which kicks them too). */
-	if (o->paused) {
+	if (paused) {
 		vm_devices_pause(vm);
 		atomic_store(&vm->m.pause_req, true);
 		atomic_store(&vm->paused, true);
 	} else {
 		vm_devices_kick(vm);
 	}
+	return 0;
+}
+
+int vm_restore(const struct vm_restore_opts *o, struct vm **out,
+	       struct rv_err *err)
+{
+	struct state_reader r = { 0 };
+	struct vm *vm = NULL;
+
+	if (state_read_file(&r, o->state_path, err) < 0)
+		return -1;
+	if (vm_restore_build(&r, o, &vm, err) < 0)
+		goto fail;
+	if (vm_restore_load(vm, &r, o->paused, err) < 0) {
+		char tmp[sizeof(err->msg)];
+
+		snprintf(tmp, sizeof(tmp), "%s", err->msg);
+		rv_fail(err, "snapshot %s: %s", o->state_path, tmp);
+		goto fail;
+	}
+	state_reader_free(&r);
 	*out = vm;
 	return 0;
 fail:
 	vm_destroy(vm);
-	if (mem_fd >= 0)
-		close(mem_fd);
-	if (kvm_fd >= 0)
-		close(kvm_fd);
 	state_reader_free(&r);
-	if (store) {
-		vm_config_store_free(store);
-		free(store);
-	}
 	return -1;
 }

@@ -50,12 +50,14 @@ static int save_vcpus(struct vm *vm, struct state_writer *w,
 }
 
 /* Builds the whole state in memory (nothing touches disk yet). */
-static int build_state(struct vm *vm, struct state_writer *w,
-		       struct rv_err *err)
+int vm_state_save(struct vm *vm, struct state_writer *w, struct rv_err *err)
 {
+	if (!atomic_load(&vm->paused))
+		return rv_fail(err, "the VM must be paused");
 	struct x86_vm_state vms;
 
 	vm_config_save(w, vm->cfg, (const uint8_t (*)[6])vm->nic_mac);
+	vm_cpu_template_save(vm, w);
 	if (x86_vm_state_get(vm->m.vm_fd, &vms, err) < 0)
 		return -1;
 	/* The clock as it was when the guest stopped, not as it is now. */
@@ -104,7 +106,7 @@ int vm_snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 		rv_fail(err, "the VM must be paused for a snapshot (PATCH /vm {\"state\": \"Paused\"})");
 		goto out;
 	}
-	if (build_state(vm, &w, err) < 0 ||
+	if (vm_state_save(vm, &w, err) < 0 ||
 	    state_writer_finish(&w, &buf, &len, err) < 0)
 		goto out;
 	if (guest_mem_save_file(&vm->m.mem, mem_tmp, &mem_written, err) < 0)

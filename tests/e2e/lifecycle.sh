@@ -13,6 +13,7 @@
 # tests: e2e/snapshot-restore-continues e2e/snapshot-data-on-image
 # tests: e2e/restore-twice e2e/restore-paused-then-resume
 # tests: e2e/api-send-ctrl-alt-del e2e/snapshot-failure-keeps-guest
+# tests: e2e/restore-keeps-tcp-session
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -22,65 +23,18 @@ mkdir -p "$T"
 LIMIT=${RINGVM_E2E_TIMEOUT:-400}
 S=$T/api.sock
 
-ok() { echo "PASS e2e/$1"; }
-bad() { echo "FAIL e2e/$1: $2"; }
-
-# api SOCK METHOD PATH [BODY]: the HTTP status on stdout, the body in
-# $T/resp. Exactly the requests Firecracker's getting-started guide shows.
-api() {
-	if [ $# -ge 4 ]; then
-		curl -s -o "$T/resp" -w '%{http_code}' --max-time 60 \
-			--unix-socket "$1" -X "$2" "http://localhost$3" \
-			-H 'Accept: application/json' \
-			-H 'Content-Type: application/json' -d "$4"
-	else
-		curl -s -o "$T/resp" -w '%{http_code}' --max-time 60 \
-			--unix-socket "$1" -X "$2" "http://localhost$3" \
-			-H 'Accept: application/json'
-	fi
-}
-
-# ticks LOG: the tick numbers the guest printed so far, one per line.
-ticks() { tr -d '\r' <"$1" 2>/dev/null | sed -n 's/^RV tick=\([0-9]*\) pid=.*/\1/p'; }
-last_tick() { ticks "$1" | tail -n 1; }
-# alive PID: the process runs (a zombie, exited but not waited for, does
-# not count).
-alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }
-# wait_for LOG PATTERN: until the pattern shows in LOG (bounded, and over as
-# soon as the ringvm in $watch has gone).
-wait_for() {
-	n=0
-	while ! tr -d '\r' <"$1" 2>/dev/null | grep -q "$2"; do
-		n=$((n + 1))
-		[ $n -gt $((LIMIT * 2)) ] && return 1
-		alive "$watch" || return 1
-		sleep 0.5
-	done
-}
-# wait_tick LOG N: until tick N (or a later one) was printed.
-wait_tick() {
-	n=0
-	while [ "$(last_tick "$1")" = "" ] || [ "$(last_tick "$1")" -lt "$2" ]; do
-		n=$((n + 1))
-		[ $n -gt $((LIMIT * 2)) ] && return 1
-		alive "$watch" || return 1
-		sleep 0.5
-	done
-}
-# wait_exit PID: ringvm's exit status in $rc (bounded: a watchdog kills it
-# after LIMIT seconds, then the status is 137). Not in a $(...) subshell:
-# only this shell can wait for its child.
-wait_exit() {
-	(sleep "$LIMIT"; kill -9 "$1" 2>/dev/null) &
-	dog=$!
-	wait "$1"
-	rc=$?
-	kill $dog 2>/dev/null
-	wait $dog 2>/dev/null
-}
+# ok, bad, api, ticks, alive, wait_for, wait_tick, wait_exit, counted_md5,
+# rx_start, rx_stop
+. ./e2e_lib.sh
 
 cp data.ext4 "$T/disk.ext4"
 TICKS=60
+# The guest keeps a TCP connection to this host over a TAP through the
+# snapshot and the restore; a receiver here keeps what arrives.
+tunctl -t rvtap1 >/dev/null
+ip link set rvtap1 up
+ip addr add 169.254.11.1/24 dev rvtap1
+rx_start 5003
 
 # 1. Configure and boot through the API, as a Firecracker user would.
 ringvm run --api-sock "$S" --console none --id lifecycle-vm \
@@ -89,10 +43,11 @@ vm=$!
 watch=$vm
 n=0
 while [ ! -S "$S" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-c1=$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$W/vmlinux\", \"initrd_path\": \"$W/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 rvhook=lifecycle lc_ticks=$TICKS\"}")
+c1=$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$W/vmlinux\", \"initrd_path\": \"$W/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 rvhook=lifecycle lc_ticks=$TICKS lc_net=1\"}")
 c2=$(api "$S" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "smt": false}')
 c3=$(api "$S" PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk.ext4\", \"is_root_device\": false, \"is_read_only\": false}")
 c4=$(api "$S" PUT /entropy '{}')
+c4n=$(api "$S" PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "rvtap1", "guest_mac": "06:00:AC:10:00:02"}')
 # Refused with 400, naming the field, and nothing changes.
 c5=$(api "$S" PUT /drives/data2 "{\"drive_id\": \"data2\", \"path_on_host\": \"$T/disk.ext4\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}")
 r5=$(cat "$T/resp")
@@ -102,10 +57,10 @@ c0=$(api "$S" GET /)
 r0=$(cat "$T/resp")
 c7=$(api "$S" PUT /actions '{"action_type": "InstanceStart"}')
 r7=$(cat "$T/resp")
-if [ "$c1$c2$c3$c4$c7" = 204204204204204 ] && wait_for "$T/boot.log" "RV lc_mount=ok"; then
+if [ "$c1$c2$c3$c4$c4n$c7" = 204204204204204204 ] && wait_for "$T/boot.log" "RV lc_mount=ok"; then
 	ok api-boot-firecracker-requests
 else
-	bad api-boot-firecracker-requests "statuses $c1 $c2 $c3 $c4, InstanceStart $c7 ($r7); $(tail -n 3 "$T/boot.err")"
+	bad api-boot-firecracker-requests "statuses $c1 $c2 $c3 $c4 $c4n, InstanceStart $c7 ($r7); $(tail -n 3 "$T/boot.err")"
 fi
 case $c5:$r5 in
 400:*rate_limiter*) ok api-refuses-unsupported-field ;;
@@ -190,6 +145,7 @@ c13=$(api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_pa
 r13=$(cat "$T/resp")
 t_snap=$(last_tick "$T/boot.log")
 pid_snap=$(tr -d '\r' <"$T/boot.log" | sed -n 's/^RV tick=[0-9]* pid=\([0-9]*\)/\1/p' | tail -n 1)
+net_at_snap=$(wc -l <"$T/net_rx.txt")
 kill -9 $vm
 wait $vm 2>/dev/null
 cp "$T/disk.ext4" "$T/disk-at-snapshot.ext4"
@@ -225,7 +181,7 @@ else
 fi
 # On the image: every tick once, in order, from the same process; clean.
 debugfs -R "cat /log.txt" "$T/disk.ext4" >"$T/log.txt" 2>/dev/null
-want=$(i=0; while [ $i -lt $TICKS ]; do echo "tick $i pid $pid_snap"; i=$((i + 1)); done | md5sum)
+want=$(counted_md5 "tick %d pid $pid_snap")
 # The writer logs a tick, syncs, then prints it: at the pause the image may
 # hold the tick after the last one printed.
 if [ "$(md5sum <"$T/log.txt")" = "$want" ] &&
@@ -235,6 +191,17 @@ if [ "$(md5sum <"$T/log.txt")" = "$want" ] &&
 	ok snapshot-data-on-image
 else
 	bad snapshot-data-on-image "at the snapshot the image ended with [$log_at_snap]; now $(wc -l <"$T/log.txt") lines, last [$(tail -n 1 "$T/log.txt")]; fsck: $(tail -n 2 "$T/fsck.txt" | tr '\n' ' ')"
+fi
+
+# The TCP connection the guest opened before the snapshot carried every
+# line, in order, across the pause, the kill and the restore (and the
+# snapshot was taken while it was under way: some lines had arrived, not all).
+rx_stop
+if [ "$(md5sum <"$T/net_rx.txt")" = "$(counted_md5 "net %d")" ] &&
+	[ "$net_at_snap" -gt 0 ] && [ "$net_at_snap" -lt $TICKS ]; then
+	ok restore-keeps-tcp-session
+else
+	bad restore-keeps-tcp-session "$net_at_snap lines had arrived at the snapshot; in all the host received $(wc -l <"$T/net_rx.txt") lines, first [$(head -n 1 "$T/net_rx.txt")], last [$(tail -n 1 "$T/net_rx.txt")]"
 fi
 
 # 4. The same snapshot once more, with the disk as it was then.
@@ -280,3 +247,4 @@ if [ "$c16" = 204 ] && [ "$rc" = 0 ] && grep -q "ringvm: guest rebooted" "$T/res
 else
 	bad api-send-ctrl-alt-del "SendCtrlAltDel $c16 ($r16), then status $rc, $(tail -n 1 "$T/restore4.err"), last tick $(last_tick "$T/restore4.log")"
 fi
+ip link del rvtap1 2>/dev/null

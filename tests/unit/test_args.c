@@ -285,6 +285,13 @@ static void test_actions(void **state)
 		{ ARGS("help", "restore"), CLI_COMMAND_HELP },
 		{ ARGS("snapshot", "--help"), CLI_COMMAND_HELP },
 		{ ARGS("pause", "-h"), CLI_COMMAND_HELP },
+		{ ARGS("help", "cpu-template"), CLI_COMMAND_HELP },
+		{ ARGS("cpu-features", "--help"), CLI_COMMAND_HELP },
+		{ ARGS("cpu-template", "a", "-h"), CLI_COMMAND_HELP },
+		{ ARGS("help", "migrate"), CLI_COMMAND_HELP },
+		{ ARGS("migrate", "--help"), CLI_COMMAND_HELP },
+		{ ARGS("migrate", "--to", "unix:/m", "-h"), CLI_COMMAND_HELP },
+		{ ARGS("run", "--incoming", "unix:/m", "--help"), CLI_COMMAND_HELP },
 		{ ARGS("--version"), CLI_VERSION },
 		{ ARGS("-V"), CLI_VERSION },
 		{ ARGS("version"), CLI_VERSION },
@@ -487,6 +494,15 @@ static void test_usage_texts(void **state)
 		"EXIT STATUS", "  0 ", "  1 ", "  2 ", "128+N", "SIGINT",
 		"SIGTERM", "register dump", "kvm_pvm",
 		"tools/ringvm-harness", "leaves\n", "Ctrl-A",
+		"--incoming URL", "--cpu-template FILE", "--net-override ID=TAP",
+		"unix:PATH", "tcp:[ADDR]:PORT",
+		/* Every exit status says what it means to the end. */
+		"stderr says what is\n         wrong\n",
+	};
+	static const char *const migrate_words[] = {
+		"--api-sock PATH", "--to URL", "--max-downtime TIME",
+		"--auto-converge", "default: 300", "run --incoming URL",
+		"unix:PATH", "tcp:ADDR:PORT", "Exit status 0", "-h, --help",
 	};
 	static const char *const top_words[] = {
 		"ringvm run", "--help", "--version", "-V", "-h",
@@ -516,6 +532,18 @@ static void test_usage_texts(void **state)
 	assert_non_null(strstr(cli_command_usage(CLI_RESTORE), "--state FILE"));
 	assert_non_null(strstr(cli_command_usage(CLI_SNAPSHOT), "--api-sock"));
 	assert_non_null(strstr(top, "ringvm restore"));
+	assert_non_null(strstr(top, "ringvm cpu-features"));
+	assert_non_null(strstr(top, "ringvm cpu-template FILE FILE..."));
+	assert_lines_fit(cli_command_usage(CLI_CPU_FEATURES));
+	assert_ptr_equal(cli_command_usage(CLI_CPU_FEATURES),
+			 cli_command_usage(CLI_CPU_TEMPLATE));
+	assert_non_null(strstr(cli_command_usage(CLI_CPU_TEMPLATE),
+			       "--out FILE"));
+	assert_non_null(strstr(top, "ringvm migrate --api-sock PATH --to URL"));
+	assert_lines_fit(cli_command_usage(CLI_MIGRATE));
+	for (size_t i = 0; i < sizeof(migrate_words) / sizeof(migrate_words[0]); i++)
+		if (!strstr(cli_command_usage(CLI_MIGRATE), migrate_words[i]))
+			fail_msg("migrate --help lacks \"%s\"", migrate_words[i]);
 }
 
 /* The control-plane flags of run, and the other commands. */
@@ -560,6 +588,146 @@ static void test_commands(void **state)
 	expect_ok(r, CLI_STATS);
 }
 
+static void test_cpu_commands(void **state)
+{
+	struct result *r = *state;
+	char *many[CLI_MAX_INPUTS + 4];
+	char names[CLI_MAX_INPUTS][16];
+
+	PARSE(r, "cpu-features");
+	expect_ok(r, CLI_CPU_FEATURES);
+	assert_null(r->o.out_path);
+	assert_int_equal(r->o.ninputs, 0);
+	PARSE(r, "cpu-features", "--out", "hostA.json");
+	expect_ok(r, CLI_CPU_FEATURES);
+	assert_string_equal(r->o.out_path, "hostA.json");
+
+	PARSE(r, "cpu-template", "a.json", "b.json");
+	expect_ok(r, CLI_CPU_TEMPLATE);
+	assert_int_equal(r->o.ninputs, 2);
+	assert_string_equal(r->o.inputs[0], "a.json");
+	assert_string_equal(r->o.inputs[1], "b.json");
+	assert_null(r->o.out_path);
+	/* Files and --out in any order. */
+	PARSE(r, "cpu-template", "a", "--out=fleet.json", "b", "/dev/c");
+	expect_ok(r, CLI_CPU_TEMPLATE);
+	assert_int_equal(r->o.ninputs, 3);
+	assert_string_equal(r->o.inputs[2], "/dev/c");
+	assert_string_equal(r->o.out_path, "fleet.json");
+	PARSE(r, "cpu-template", "--out", "o", "a=b", "a,b");
+	expect_ok(r, CLI_CPU_TEMPLATE);
+	assert_string_equal(r->o.inputs[0], "a=b");
+	assert_string_equal(r->o.inputs[1], "a,b");
+
+	/* The most files it takes, then one more. */
+	many[0] = (char *)"ringvm";
+	many[1] = (char *)"cpu-template";
+	for (int i = 0; i < CLI_MAX_INPUTS; i++) {
+		snprintf(names[i], sizeof(names[i]), "h%d", i);
+		many[2 + i] = names[i];
+	}
+	many[2 + CLI_MAX_INPUTS] = NULL;
+	assert_int_equal(cli_parse(2 + CLI_MAX_INPUTS, many, &r->action, &r->o,
+				   &r->err), 0);
+	assert_int_equal(r->o.ninputs, CLI_MAX_INPUTS);
+	assert_string_equal(r->o.inputs[CLI_MAX_INPUTS - 1], "h63");
+	many[2 + CLI_MAX_INPUTS] = (char *)"h64";
+	many[3 + CLI_MAX_INPUTS] = NULL;
+	assert_int_equal(cli_parse(3 + CLI_MAX_INPUTS, many, &r->action, &r->o,
+				   &r->err), -1);
+	assert_non_null(strstr(r->err.msg, "too many features files (at most 64)"));
+}
+
+/* ringvm migrate, and run's --incoming side of it. */
+static void test_migrate_commands(void **state)
+{
+	struct result *r = *state;
+
+	PARSE(r, "migrate", "--api-sock", "/run/vm1.sock", "--to",
+	      "unix:/run/mig.sock");
+	expect_ok(r, CLI_MIGRATE);
+	assert_string_equal(r->o.api_sock, "/run/vm1.sock");
+	assert_string_equal(r->o.migrate_to, "unix:/run/mig.sock");
+	assert_int_equal(r->o.max_downtime_ms, 0);     /* the VMM's default */
+	assert_false(r->o.auto_converge);
+	assert_null(r->o.incoming);
+	PARSE(r, "migrate", "--auto-converge", "--to=tcp:10.0.0.2:4444",
+	      "--max-downtime=300", "--api-sock=/s");
+	expect_ok(r, CLI_MIGRATE);
+	assert_string_equal(r->o.migrate_to, "tcp:10.0.0.2:4444");
+	assert_int_equal(r->o.max_downtime_ms, 300);
+	assert_true(r->o.auto_converge);
+	PARSE(r, "migrate", "--api-sock", "/s", "--to", "tcp:[::1]:1",
+	      "--max-downtime", "1");
+	expect_ok(r, CLI_MIGRATE);
+	assert_int_equal(r->o.max_downtime_ms, 1);
+	PARSE(r, "migrate", "--api-sock", "/s", "--to", "unix:m",
+	      "--max-downtime", "3600000");
+	expect_ok(r, CLI_MIGRATE);
+	assert_int_equal(r->o.max_downtime_ms, 3600000);
+	PARSE(r, "migrate", "--api-sock", "/s", "--to", "unix:m",
+	      "--max-downtime", "0000300");
+	expect_ok(r, CLI_MIGRATE);
+	assert_int_equal(r->o.max_downtime_ms, 300);
+	PARSE(r, "migrate", "--api-sock", "/s", "--to", "unix:m",
+	      "--max-downtime", "50ms");
+	expect_ok(r, CLI_MIGRATE);
+	assert_int_equal(r->o.max_downtime_ms, 50);
+	PARSE(r, "migrate", "--api-sock", "/s", "--to", "unix:m",
+	      "--max-downtime", "2s");
+	expect_ok(r, CLI_MIGRATE);
+	assert_int_equal(r->o.max_downtime_ms, 2000);
+
+	/* The destination: no VM description, it comes from the source. */
+	PARSE(r, "run", "--incoming", "unix:/run/mig.sock");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.incoming, "unix:/run/mig.sock");
+	assert_null(r->o.cfg.kernel);
+	assert_null(r->o.migrate_to);
+	PARSE(r, "run", "--incoming=tcp::4444", "--api-sock", "/s", "--id",
+	      "vm-2", "--console", "none", "--serial-log", "/tmp/com1",
+	      "--stats", "/tmp/st", "--net-override", "net0=tap3",
+	      "--net-override=net1=tap4");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.incoming, "tcp::4444");
+	assert_string_equal(r->o.api_sock, "/s");
+	assert_int_equal(r->o.cfg.console, CONSOLE_NONE);
+	assert_int_equal(r->o.n_net_overrides, 2);
+	assert_string_equal(r->o.net_override[0].id, "net0");
+	assert_string_equal(r->o.net_override[0].tap, "tap3");
+	assert_string_equal(r->o.net_override[1].id, "net1");
+	assert_string_equal(r->o.net_override[1].tap, "tap4");
+	PARSE(r, "run", "--incoming", "tcp:[::]:4444", "--console", "serial");
+	expect_ok(r, CLI_RUN);
+
+	PARSE(r, "run", "--kernel", "k", "--cpu-template", "fleet.json");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.cfg.cpu_template, "fleet.json");
+	assert_null(r->o.incoming);
+	/* An API-configured VM takes it too (PUT /cpu-config replaces it). */
+	PARSE(r, "run", "--api-sock", "/s", "--cpu-template", "fleet.json");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.cfg.cpu_template, "fleet.json");
+	PARSE(r, "run", "--config-file", "vm.json", "--cpu-template", "t.json");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.cfg.cpu_template, "t.json");
+	/* A destination's own template: the limit for guests it takes. */
+	PARSE(r, "run", "--incoming", "unix:m", "--cpu-template", "fleet.json");
+	expect_ok(r, CLI_RUN);
+	assert_string_equal(r->o.cfg.cpu_template, "fleet.json");
+	PARSE(r, "restore", "--state", "s", "--mem", "m", "--cpu-template", "f");
+	expect_ok(r, CLI_RESTORE);
+	assert_string_equal(r->o.cfg.cpu_template, "f");
+	PARSE(r, "run", "--kernel", "k");
+	expect_ok(r, CLI_RUN);
+	assert_null(r->o.cfg.cpu_template);
+
+	PARSE(r, "help", "migrate");
+	expect_ok(r, CLI_COMMAND_HELP);
+	assert_int_equal(r->o.help_cmd, CLI_MIGRATE);
+	assert_ptr_not_equal(cli_command_usage(CLI_MIGRATE), cli_usage());
+}
+
 static const struct bad_case bad_commands[] = {
 	{ ARGS("run", "--config-file", "f", "--kernel", "k"), "--config-file describes the whole VM" },
 	{ ARGS("run", "--config-file", "f", "--disk", "d"), "--config-file describes the whole VM" },
@@ -580,6 +748,85 @@ static const struct bad_case bad_commands[] = {
 	{ ARGS("pause"), "missing --api-sock" },
 	{ ARGS("resume", "--api-sock", "/s", "--cpus", "2"), "unknown option '--cpus'" },
 	{ ARGS("stats", "--api-sock", "/s", "extra"), "unexpected argument 'extra'" },
+	{ ARGS("cpu-template"), "cpu-template needs at least two features files" },
+	{ ARGS("cpu-template", "a.json"), "needs at least two features files" },
+	{ ARGS("cpu-template", "--out", "o", "a.json"), "needs at least two" },
+	{ ARGS("cpu-template", "a", ""), "empty file name" },
+	{ ARGS("cpu-template", "a", "b", "--out"), "--out needs a value" },
+	{ ARGS("cpu-template", "a", "b", "--out="), "--out: empty value" },
+	{ ARGS("cpu-template", "a", "--out", "b"), "needs at least two" },
+	{ ARGS("cpu-template", "a", "b", "--out", "x", "--out", "y"), "--out given twice" },
+	{ ARGS("cpu-template", "a", "b", "--api-sock", "/s"), "unknown option '--api-sock'" },
+	{ ARGS("cpu-template", "a", "b", "-"), "unknown option '-'" },
+	{ ARGS("cpu-features", "a.json"), "unexpected argument 'a.json' (ringvm cpu-features takes only options)" },
+	{ ARGS("cpu-features", "--kernel", "k"), "unknown option '--kernel'" },
+	{ ARGS("cpu-features", "--out", "--help"), "--out needs a value (found option '--help')" },
+	{ ARGS("run", "--kernel", "k", "--out", "x"), "unknown option '--out'" },
+	{ ARGS("pause", "--api-sock", "/s", "a", "b"), "unexpected argument 'a'" },
+	{ ARGS("migrate"), "missing --api-sock PATH (the running ringvm whose guest moves)" },
+	{ ARGS("migrate", "--to", "unix:/m"), "missing --api-sock PATH" },
+	{ ARGS("migrate", "--api-sock", "/s"), "missing --to URL (where `ringvm run --incoming URL` listens)" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to"), "--to needs a value" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to="), "--to: empty value" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "--auto-converge"), "--to needs a value (found option '--auto-converge')" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "/run/m.sock"), "migration address '/run/m.sock': expected unix:PATH or tcp:HOST:PORT" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:"), "no socket path" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "tcp:10.0.0.2"), "expected tcp:HOST:PORT" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "tcp:10.0.0.2:0"), "port must be 1 to 65535" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "tcp:10.0.0.2:65536"), "port must be 1 to 65535" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "tcp:dest:4444"), "'dest' is not an IPv4 or IPv6 address (names are not resolved)" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:a", "--to", "unix:b"), "--to given twice" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime"), "--max-downtime needs a value" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime="), "--max-downtime: empty value" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "0"), "--max-downtime: 0 is outside 1 ms to 3600 s" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "3600001"), "--max-downtime: 3600001 is outside 1 ms to 3600 s" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "36000000"), "--max-downtime: 36000000 is outside 1 ms to 3600 s" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "99999999999999999999999"), "is outside 1 ms to 3600 s" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "3601s"), "--max-downtime: 3601s is outside 1 ms to 3600 s" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "0ms"), "is outside 1 ms to 3600 s" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "300us"), "--max-downtime: '300us' is not a duration (N, Nms or Ns)" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "ms"), "is not a duration" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "-5"), "--max-downtime: '-5' is not a duration" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "+5"), "is not a duration" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", " 5"), "is not a duration" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "0.5"), "is not a duration" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--max-downtime", "1", "--max-downtime", "2"), "--max-downtime given twice" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--auto-converge=yes"), "--auto-converge takes no value" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--auto-converge", "--auto-converge"), "--auto-converge given twice" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "extra"), "unexpected argument 'extra' (ringvm migrate takes only options)" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--kernel", "k"), "unknown option '--kernel'" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--incoming", "unix:n"), "unknown option '--incoming'" },
+	{ ARGS("migrate", "--api-sock", "/s", "--to", "unix:m", "--state", "s"), "unknown option '--state'" },
+	{ ARGS("run", "--kernel", "k", "--to", "unix:m"), "unknown option '--to'" },
+	{ ARGS("run", "--kernel", "k", "--max-downtime", "300"), "unknown option '--max-downtime'" },
+	{ ARGS("run", "--kernel", "k", "--auto-converge"), "unknown option '--auto-converge'" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--incoming", "unix:m"), "unknown option '--incoming'" },
+	{ ARGS("run", "--incoming"), "--incoming needs a value" },
+	{ ARGS("run", "--incoming="), "--incoming: empty value" },
+	{ ARGS("run", "--incoming", "4444"), "migration address '4444': expected unix:PATH or tcp:HOST:PORT" },
+	{ ARGS("run", "--incoming", "tcp:any:4444"), "names are not resolved" },
+	{ ARGS("run", "--incoming", "unix:a", "--incoming", "unix:b"), "--incoming given twice" },
+	{ ARGS("run", "--incoming", "unix:m", "--kernel", "k"), "--incoming: the VM is the one the source sends; do not give --kernel, --config-file or device options" },
+	{ ARGS("run", "--kernel", "k", "--incoming", "unix:m"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--initrd", "i"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--cmdline", "quiet"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--mem", "1G"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--cpus", "2"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--disk", "d.img"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--net", "tap=t0"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--rng"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--config-file", "vm.json"), "--incoming: the VM is the one the source sends" },
+	{ ARGS("run", "--incoming", "unix:m", "--console", "virtio"), "--console: a migrated guest keeps the console it had; give serial or none" },
+	{ ARGS("run", "--incoming", "unix:m", "--net-override", "net0"), "--net-override: 'net0' is not ID=TAP" },
+	{ ARGS("run", "--incoming", "unix:m", "--net-override", "net0=a/b"), "not a valid interface name" },
+	{ ARGS("run", "--incoming", "unix:m", "--net-override", "a=t1", "--net-override", "b=t2",
+	       "--net-override", "c=t3", "--net-override", "d=t4", "--net-override", "e=t5"), "--net-override: at most 4" },
+	{ ARGS("run", "--kernel", "k", "--net-override", "net0=tap1"), "--net-override goes with --incoming (or ringvm restore)" },
+	{ ARGS("run", "--api-sock", "/s", "--net-override", "net0=tap1"), "--net-override goes with --incoming" },
+	{ ARGS("run", "--cpu-template", "t.json"), "missing --kernel PATH" },
+	{ ARGS("run", "--kernel", "k", "--cpu-template"), "--cpu-template needs a value" },
+	{ ARGS("run", "--kernel", "k", "--cpu-template="), "--cpu-template: empty value" },
+	{ ARGS("run", "--kernel", "k", "--cpu-template", "a", "--cpu-template", "b"), "--cpu-template given twice" },
 };
 
 static void test_bad_commands(void **state)
@@ -593,6 +840,8 @@ static void test_bad_commands(void **state)
 		if (!strstr(r->err.msg, bad_commands[i].want))
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, r->err.msg,
 				 bad_commands[i].want);
+		if (strchr(r->err.msg, '\n'))
+			fail_msg("case %zu: multi-line error \"%s\"", i, r->err.msg);
 	}
 }
 
@@ -615,6 +864,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usage_texts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_commands, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * own examples parse; every refusal names the field; every field of every
  * object refuses every wrong type; nulls, framing, nesting, huge integers
  * and NULs in strings; the config file; the configuration's put rules; the
- * response builders, read back with json-c; and a config-file round trip. */
+ * response builders, read back with json-c; a config-file round trip; and
+ * ringvm's own PUT /migrate body. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,8 @@
 
 enum which {
 	W_BOOT, W_MACHINE, W_DRIVE, W_IFACE, W_ENTROPY, W_ACTION, W_VM,
-	W_SNAP_CREATE, W_SNAP_LOAD, W_METRICS, W_CONFIG,
+	W_SNAP_CREATE, W_SNAP_LOAD, W_METRICS, W_CONFIG, W_MIGRATE,
+	W_MIGRATE_IN,
 };
 
 /* Runs one parser on body[0..len) and frees whatever it produced. */
@@ -37,6 +39,8 @@ static int run(enum which w, const char *body, size_t len, char *msg)
 	struct fc_snapshot_load sl;
 	struct fc_metrics me;
 	struct fc_vm_config c;
+	struct fc_migrate mg;
+	struct fc_migrate_incoming mi;
 	int rc = -1;
 
 	msg[0] = '\0';
@@ -81,6 +85,14 @@ static int run(enum which w, const char *body, size_t len, char *msg)
 		fc_vm_config_init(&c);
 		rc = fc_parse_config_file(body, len, &c, msg);
 		fc_vm_config_free(&c);
+		break;
+	case W_MIGRATE:
+		rc = fc_parse_migrate(body, len, &mg, msg);
+		fc_migrate_free(&mg);
+		break;
+	case W_MIGRATE_IN:
+		rc = fc_parse_migrate_incoming(body, len, &mi, msg);
+		fc_migrate_incoming_free(&mi);
 		break;
 	}
 	return rc;
@@ -631,6 +643,11 @@ static const char *const base[] = {
 		"\"network-interfaces\":[{\"iface_id\":\"net1\","
 		"\"host_dev_name\":\"tap0\"}],\"entropy\":{},"
 		"\"metrics\":{\"metrics_path\":\"/m\"}}",
+	[W_MIGRATE] = "{\"destination_url\":\"tcp:10.0.0.2:4444\","
+		"\"max_downtime_ms\":300,\"auto_converge\":true,"
+		"\"max_rounds\":30,\"timeout_ms\":10000}",
+	[W_MIGRATE_IN] = "{\"listen_url\":\"tcp::4444\",\"network_overrides\":"
+		"[{\"iface_id\":\"net0\",\"host_dev_name\":\"tap7\"}]}",
 };
 static const char snap_load_file[] =
 	"{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}";
@@ -731,6 +748,13 @@ static const struct typed_field typed[] = {
 	{ W_CONFIG, "network-interfaces[0].host_dev_name", T_STR, true, NULL },
 	{ W_CONFIG, "network-interfaces[0].guest_mac", T_STR, false, NULL },
 	{ W_CONFIG, "metrics.metrics_path", T_STR, true, NULL },
+	{ W_MIGRATE, "destination_url", T_STR, true, NULL },
+	{ W_MIGRATE, "max_downtime_ms", T_INT, false, NULL },
+	{ W_MIGRATE, "auto_converge", T_BOOL, false, NULL },
+	{ W_MIGRATE, "max_rounds", T_INT, false, NULL },
+	{ W_MIGRATE, "timeout_ms", T_INT, false, NULL },
+	{ W_MIGRATE_IN, "listen_url", T_STR, true, NULL },
+	{ W_MIGRATE_IN, "network_overrides", T_ARR, false, NULL },
 };
 
 /* Per type, values of every other JSON type (doubles and integer-looking
@@ -853,6 +877,8 @@ static void test_unknown_fields(void **state)
 		[W_SNAP_CREATE] = "SnapshotCreateParams",
 		[W_SNAP_LOAD] = "SnapshotLoadParams", [W_METRICS] = "Metrics",
 		[W_CONFIG] = "the config file",
+		[W_MIGRATE] = "MigrationParams",
+		[W_MIGRATE_IN] = "MigrationIncomingParams",
 	};
 	char needle[120];
 
@@ -880,6 +906,153 @@ static void test_unknown_fields(void **state)
 	       "unknown field 'foo' in Drive");
 	must_refuse(W_CONFIG, "{\"boot-source\":{\"kernel_image_path\":\"k\","
 	       "\"x\":1}}", "unknown field 'x' in BootSource");
+}
+
+/* PUT /migrate/incoming: the address and the TAP renames, held as
+ * given; the same rules on network_overrides as a snapshot load's. */
+static void test_migrate_incoming_values(void **state)
+{
+	struct fc_migrate_incoming m;
+	char msg[FC_MSG_MAX];
+	const char *s = base[W_MIGRATE_IN];
+
+	(void)state;
+	expect_ok(fc_parse_migrate_incoming(s, strlen(s), &m, msg), msg, s);
+	assert_string_equal(m.listen_url, "tcp::4444");
+	assert_int_equal(m.n_net_overrides, 1);
+	assert_string_equal(m.net_override[0].iface_id, "net0");
+	assert_string_equal(m.net_override[0].host_dev_name, "tap7");
+	fc_migrate_incoming_free(&m);
+	assert_null(m.listen_url);
+	s = "{\"listen_url\":\"unix:/run/m.sock\"}";
+	expect_ok(fc_parse_migrate_incoming(s, strlen(s), &m, msg), msg, s);
+	assert_int_equal(m.n_net_overrides, 0);
+	fc_migrate_incoming_free(&m);
+	must_refuse(W_MIGRATE_IN, "{}",
+		    "missing required field 'listen_url' in MigrationIncomingParams");
+	must_refuse(W_MIGRATE_IN, "{\"listen_url\":\"unix:m\",\"network_overrides\":"
+		    "[{\"iface_id\":\"a\",\"host_dev_name\":\"t1\"},"
+		    "{\"iface_id\":\"a\",\"host_dev_name\":\"t2\"}]}",
+		    "iface_id 'a' appears twice");
+	must_refuse(W_MIGRATE_IN, "{\"listen_url\":\"unix:m\",\"network_overrides\":"
+		    "[{\"iface_id\":\"a\",\"host_dev_name\":\"bad name\"}]}",
+		    "network_overrides[0]");
+	must_refuse(W_MIGRATE_IN, "{\"listen_url\":\"unix:m\",\"network_overrides\":"
+		    "[{},{},{},{},{}]}", "network_overrides has 5 entries");
+}
+
+/* PUT /migrate: what each field holds, its range, the defaults (0 and
+ * false: the VMM's own). */
+static void test_migrate_values(void **state)
+{
+	static const struct {
+		const char *field;
+		const char *lo, *hi, *below, *above;
+	} ranges[] = {
+		{ "max_downtime_ms", "1", "3600000", "0", "3600001" },
+		{ "max_rounds", "1", "10000", "0", "10001" },
+		{ "timeout_ms", "100", "3600000", "99", "3600001" },
+	};
+	/* Each would wrap to a valid uint32_t. */
+	static const char *const wraps[] = {
+		"4294967596", "4294967297", "-4294966996", "18446744073709551916",
+	};
+	char msg[FC_MSG_MAX], needle[120], body[200];
+	struct fc_migrate m;
+	const char *s;
+
+	(void)state;
+	s = base[W_MIGRATE];
+	expect_ok(fc_parse_migrate(s, strlen(s), &m, msg), msg, s);
+	assert_string_equal(m.destination_url, "tcp:10.0.0.2:4444");
+	assert_int_equal(m.max_downtime_ms, 300);
+	assert_true(m.auto_converge);
+	assert_int_equal(m.max_rounds, 30);
+	assert_int_equal(m.timeout_ms, 10000);
+	fc_migrate_free(&m);
+	assert_null(m.destination_url);
+
+	s = "{\"destination_url\": \"unix:/run/mig.sock\"}";
+	expect_ok(fc_parse_migrate(s, strlen(s), &m, msg), msg, s);
+	assert_string_equal(m.destination_url, "unix:/run/mig.sock");
+	assert_int_equal(m.max_downtime_ms, 0);
+	assert_false(m.auto_converge);
+	assert_int_equal(m.max_rounds, 0);
+	assert_int_equal(m.timeout_ms, 0);
+	fc_migrate_free(&m);
+	s = "{\"destination_url\":\"unix:m\",\"max_downtime_ms\":null,"
+	    "\"auto_converge\":false,\"max_rounds\":null,\"timeout_ms\":null}";
+	expect_ok(fc_parse_migrate(s, strlen(s), &m, msg), msg, s);
+	assert_int_equal(m.max_downtime_ms, 0);
+	assert_false(m.auto_converge);
+	fc_migrate_free(&m);
+
+	for (size_t k = 0; k < N(ranges); k++) {
+		const char *ok[] = { ranges[k].lo, ranges[k].hi };
+		const char *bad[] = { ranges[k].below, ranges[k].above, "-1" };
+
+		snprintf(needle, sizeof(needle),
+			 "field '%s' of MigrationParams must be between %s and %s",
+			 ranges[k].field, ranges[k].lo, ranges[k].hi);
+		for (size_t j = 0; j < N(ok); j++) {
+			snprintf(body, sizeof(body),
+				 "{\"destination_url\":\"unix:m\",\"%s\":%s}",
+				 ranges[k].field, ok[j]);
+			must_accept(W_MIGRATE, body);
+		}
+		for (size_t j = 0; j < N(bad); j++) {
+			snprintf(body, sizeof(body),
+				 "{\"destination_url\":\"unix:m\",\"%s\":%s}",
+				 ranges[k].field, bad[j]);
+			must_refuse(W_MIGRATE, body, needle);
+		}
+		for (size_t j = 0; j < N(wraps); j++) {
+			snprintf(body, sizeof(body),
+				 "{\"destination_url\":\"unix:m\",\"%s\":%s}",
+				 ranges[k].field, wraps[j]);
+			must_refuse(W_MIGRATE, body, needle);
+		}
+	}
+	/* The upper bound as parsed, not just accepted. */
+	s = "{\"destination_url\":\"unix:m\",\"max_downtime_ms\":3600000,"
+	    "\"max_rounds\":10000,\"timeout_ms\":100}";
+	expect_ok(fc_parse_migrate(s, strlen(s), &m, msg), msg, s);
+	assert_int_equal(m.max_downtime_ms, 3600000);
+	assert_int_equal(m.max_rounds, 10000);
+	assert_int_equal(m.timeout_ms, 100);
+	fc_migrate_free(&m);
+
+	must_refuse(W_MIGRATE, "{}",
+		    "missing required field 'destination_url' in MigrationParams");
+	must_refuse(W_MIGRATE, "{\"max_downtime_ms\":300}",
+		    "missing required field 'destination_url'");
+	must_refuse(W_MIGRATE, "{\"destination_url\":null}",
+		    "missing required field 'destination_url'");
+	must_refuse(W_MIGRATE, "{\"destination_url\":\"unix:m\",\"downtime\":3}",
+		    "unknown field 'downtime' in MigrationParams");
+	must_refuse(W_MIGRATE, "{\"destination_url\":\"unix:m\","
+		    "\"auto_converge\":\"yes\"}",
+		    "field 'auto_converge' of MigrationParams must be a boolean");
+	must_refuse(W_MIGRATE, "{\"destination_url\":\"unix:m\","
+		    "\"max_downtime_ms\":300.0}",
+		    "field 'max_downtime_ms' of MigrationParams must be an integer");
+	must_refuse(W_MIGRATE, "{\"destination_url\":\"unix:m\\u0000x\"}",
+		    "field 'destination_url' of MigrationParams contains a NUL");
+	{
+		static const char pre[] = "{\"destination_url\":\"unix:";
+		const size_t at = sizeof(pre) - 1;
+		char *big = malloc(at + 4200);
+
+		/* "unix:" and 4092 more: one byte over 4096. */
+		memcpy(big, pre, at);
+		memset(big + at, 'a', 4092);
+		strcpy(big + at + 4092, "\"}");
+		must_refuse(W_MIGRATE, big,
+			    "field 'destination_url' of MigrationParams is longer than 4096 bytes");
+		strcpy(big + at + 4091, "\"}");
+		must_accept(W_MIGRATE, big);
+		free(big);
+	}
 }
 
 /* ---- framing: one object, nothing else ---- */
@@ -913,7 +1086,7 @@ static void test_framing(void **state)
 	char msg[FC_MSG_MAX];
 
 	(void)state;
-	for (enum which w = W_BOOT; w <= W_CONFIG; w++) {
+	for (enum which w = W_BOOT; w <= W_MIGRATE; w++) {
 		expect_refused(run(w, "", 0, msg), msg,
 			       "empty body, expected a JSON object", "\"\"");
 		expect_refused(run(w, " \r\n\t", 4, msg), msg, "empty body",
@@ -1695,6 +1868,8 @@ int main(void)
 		cmocka_unit_test(test_iface_values),
 		cmocka_unit_test(test_enums),
 		cmocka_unit_test(test_snapshot_values),
+		cmocka_unit_test(test_migrate_values),
+		cmocka_unit_test(test_migrate_incoming_values),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_nulls),
 		cmocka_unit_test(test_unsupported_fields),

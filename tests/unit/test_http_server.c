@@ -70,8 +70,9 @@ static void reply_json(struct http_reply *reply, struct json_object *o)
 }
 
 /* /slow: 2 s; /sleep?ms=N; /block: until released; /big?N: an N-byte
- * string; /nocontent: 204; /nostatus: leaves the reply alone; anything
- * else: {"method", "path", "query", "body", "content_type"}. */
+ * string; /sleepbig?N: the same after 300 ms; /nocontent: 204;
+ * /nostatus: leaves the reply alone; anything else: {"method", "path",
+ * "query", "body", "content_type"}. */
 static void handler(void *ctx, const struct http_request *req,
 		    struct http_reply *reply)
 {
@@ -98,9 +99,12 @@ static void handler(void *ctx, const struct http_request *req,
 			pthread_cond_wait(&t->cond, &t->lock);
 		t->blocked--;
 		pthread_mutex_unlock(&t->lock);
-	} else if (strcmp(req->path, "/big") == 0) {
+	} else if (strcmp(req->path, "/big") == 0 ||
+		   strcmp(req->path, "/sleepbig") == 0) {
 		size_t n = (size_t)atoi(req->query);
 
+		if (req->path[1] == 's')
+			sleep_ms(300);
 		reply->status = 200;
 		reply->body = malloc(n + 2);
 		memset(reply->body, 'x', n + 2);
@@ -913,26 +917,109 @@ static void test_connection_limit(void **state)
 		raw_close(&r[i]);
 }
 
-/* stop() while a handler runs: waits for it, drops its reply. */
+/* stop() while handlers run: waits for them and sends each reply that
+ * still has a client (a migration's answer comes as the VM ends), with
+ * Connection: close; takes no request after that, not even one already
+ * pipelined; closes idle connections. */
 static void test_stop_while_handling(void **state)
 {
 	struct fx *f = *state;
-	struct raw r;
+	struct raw busy, idle, gone;
+	struct resp x;
 	int64_t t0;
 
 	start(f, NULL);
-	raw_open(f->path, &r);
-	raw_send(&r, "GET /sleep?ms=300 HTTP/1.1\r\n\r\n");
-	while (atomic_load(&f->t.started) < 1)
+	raw_open(f->path, &busy);
+	raw_open(f->path, &idle);
+	raw_open(f->path, &gone);
+	raw_send(&busy, "GET /sleep?ms=300 HTTP/1.1\r\n\r\n"
+			"GET /after HTTP/1.1\r\n\r\n");
+	raw_send(&gone, "GET /sleep?ms=200 HTTP/1.1\r\n\r\n");
+	while (atomic_load(&f->t.started) < 2)
 		sleep_ms(5);
+	raw_close(&gone);       /* its reply has nowhere to go */
 	t0 = now_ms();
 	http_server_stop(f->s);
 	f->s = NULL;
 	assert_true(now_ms() - t0 >= 200);
-	assert_int_equal(atomic_load(&f->t.finished), 1);
-	raw_expect_closed(&r, TMO);
-	raw_close(&r);
+	assert_int_equal(atomic_load(&f->t.finished), 2);
+	assert_int_equal(atomic_load(&f->t.started), 2);
+	raw_expect(&busy, 200, &x);
+	assert_field(x.body, "path", "/sleep");
+	assert_non_null(strstr(x.head, "Connection: close\r\n"));
+	free(x.body);
+	raw_expect_closed(&busy, TMO);
+	raw_expect_closed(&idle, TMO);
+	raw_close(&busy);
+	raw_close(&idle);
 	assert_int_equal(access(f->path, F_OK), -1);
+}
+
+struct stopper {
+	struct http_server *s;
+	int64_t ms;
+};
+
+static void *stop_thread(void *p)
+{
+	struct stopper *st = p;
+	int64_t t0 = now_ms();
+
+	http_server_stop(st->s);
+	st->ms = now_ms() - t0;
+	return NULL;
+}
+
+/* A client that never reads its reply holds stop() no longer than the
+ * send timeout once the handler is done. */
+static void test_stop_bounded_by_send_timeout(void **state)
+{
+	enum { BIG = 4 << 20 };
+	struct fx *f = *state;
+	struct http_server_opts o;
+	struct stopper st;
+	struct timespec until;
+	struct raw r;
+	pthread_t th;
+	size_t total = 0;
+
+	http_server_default_opts(&o);
+	o.send_timeout_ms = 300;
+	start(f, &o);
+	raw_open(f->path, &r);
+	raw_send(&r, "GET /sleepbig?4194304 HTTP/1.1\r\n\r\n");
+	while (atomic_load(&f->t.started) < 1)
+		sleep_ms(5);
+	st.s = f->s;
+	f->s = NULL;
+	assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	if (pthread_timedjoin_np(th, NULL, &until) != 0) {
+		/* Reading now lets stop() finish, so the test can end. */
+		shutdown(r.fd, SHUT_RDWR);
+		pthread_join(th, NULL);
+		fail_msg("stop() still waiting for a client that never reads");
+	}
+	/* 300 ms of handler, then at most 300 ms more (ASan, a busy host:
+	 * generous, but far below a wait for ever or the default 10 s). */
+	assert_true(st.ms >= 250);
+	if (st.ms >= 3000)
+		fail_msg("stop() took %lld ms", (long long)st.ms);
+	/* What the socket buffers held, then the end: not the whole reply. */
+	for (;;) {
+		struct pollfd p = { .fd = r.fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, TMO), 1);
+		n = recv(r.fd, r.buf, r.cap, 0);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	assert_true(total > 0);
+	assert_true(total < BIG);
+	raw_close(&r);
 }
 
 /* ---- the socket file ---- */
@@ -1227,6 +1314,7 @@ int main(void)
 		T(test_handler_limit),
 		T(test_connection_limit),
 		T(test_stop_while_handling),
+		T(test_stop_bounded_by_send_timeout),
 		T(test_socket_file),
 		T(test_second_server_refused),
 		T(test_stale_socket_replaced),

@@ -101,7 +101,7 @@ const char *x86_feature_name(const struct x86_feature_word *w,
 	return NULL;
 }
 
-static uint32_t reg_of(const struct kvm_cpuid_entry2 *e, enum x86_reg r)
+uint32_t x86_cpuid_reg(const struct kvm_cpuid_entry2 *e, enum x86_reg r)
 {
 	switch (r) {
 	case X86_EAX:
@@ -159,7 +159,7 @@ unsigned int x86_cpuid_missing(const struct x86_cpuid *guest,
 			continue;
 		h = x86_cpuid_find((struct x86_cpuid *)host, w->function,
 				   w->index);
-		lack = reg_of(g, w->reg) & ~(h ? reg_of(h, w->reg) : 0) &
+		lack = x86_cpuid_reg(g, w->reg) & ~(h ? x86_cpuid_reg(h, w->reg) : 0) &
 		       ~own_bits(w, host_tsc_deadline);
 		for (unsigned int bit = 0; bit < 32; bit++) {
 			const char *name;

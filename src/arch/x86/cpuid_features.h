@@ -25,6 +25,9 @@ extern const unsigned int x86_feature_nwords;
 const char *x86_feature_name(const struct x86_feature_word *w,
 			     unsigned int bit);
 
+/* Register r of a CPUID entry. */
+uint32_t x86_cpuid_reg(const struct kvm_cpuid_entry2 *e, enum x86_reg r);
+
 /* The feature bits the guest was shown that the host's KVM cannot offer
  * (host: KVM_GET_SUPPORTED_CPUID). Bits ringvm sets itself (hypervisor,
  * HTT, TSC deadline when KVM emulates it) are not counted. Writes the

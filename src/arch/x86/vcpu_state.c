@@ -402,6 +402,35 @@ int x86_vcpu_state_load(const struct state_reader *r, unsigned int index,
 	return state_cursor_finish(&c, err);
 }
 
+#define CPUID_SECTION_VERSION 1
+
+void x86_cpuid_section_save(struct state_writer *w, const struct x86_cpuid *c)
+{
+	state_begin(w, "cpuid", CPUID_SECTION_VERSION);
+	state_put_u32(w, c->head.nent);
+	state_put_bytes(w, c->entry, c->head.nent * sizeof(c->entry[0]));
+	state_end(w);
+}
+
+int x86_cpuid_section_load(const struct state_reader *r, struct x86_cpuid *c,
+			   struct rv_err *err)
+{
+	struct state_cursor cur;
+	uint32_t n;
+
+	if (state_section(r, "cpuid", CPUID_SECTION_VERSION, &cur, NULL,
+			  err) < 0)
+		return -1;
+	n = state_get_u32(&cur);
+	if (n > X86_CPUID_MAX_ENTRIES) {
+		state_cursor_reject(&cur, "too many CPUID entries");
+		n = 0;
+	}
+	c->head.nent = n;
+	state_get_bytes(&cur, c->entry, n * sizeof(c->entry[0]));
+	return state_cursor_finish(&cur, err);
+}
+
 int x86_vm_state_get(int vm_fd, struct x86_vm_state *s, struct rv_err *err)
 {
 	memset(s, 0, sizeof(*s));

@@ -79,6 +79,12 @@ void x86_vcpu_state_save(struct state_writer *w, unsigned int index,
 int x86_vcpu_state_load(const struct state_reader *r, unsigned int index,
 			struct x86_vcpu_state *s, struct rv_err *err);
 
+/* Section "cpuid": one vCPU's CPUID table on its own, which a live
+ * migration offers the destination before anything else. */
+void x86_cpuid_section_save(struct state_writer *w, const struct x86_cpuid *c);
+int x86_cpuid_section_load(const struct state_reader *r, struct x86_cpuid *c,
+			   struct rv_err *err);
+
 /* VM-wide: the PICs, the IOAPIC, the PIT and the KVM clock. */
 struct x86_vm_state {
 	struct kvm_irqchip pic_master, pic_slave, ioapic;
