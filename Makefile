@@ -64,6 +64,12 @@ $(BUILD)/tests/e2e/state-tool: tests/e2e/tools/state_tool.c $(LIBOBJS)
 
 -include tests/e2e/guests/guests.mk
 
+# The overhead observatory's microbenchmarks: static, so the same binary
+# runs natively, in a container and in guests.
+$(BUILD)/bench/rvmicro: bench/overhead/rvmicro.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<
+
 deps:
 	scripts/install-deps.sh
 
@@ -71,7 +77,8 @@ images: deps
 	scripts/guest-images.sh
 
 test: deps
-	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool
+	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool \
+		$(BUILD)/bench/rvmicro
 	scripts/guest-images.sh
 	tests/run-all.sh
 

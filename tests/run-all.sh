@@ -74,6 +74,27 @@ else
 	result FAIL host/unknown-flag-exit-1 "$(cat "$LOG/bogus.err")"
 fi
 
+# The observatory's microbenchmarks, natively and briefly: every workload
+# prints its figure, and a pointer chase far past the caches is slower
+# than one that fits in L1 (what the TLB and nested-paging figures rest on).
+fig() { sed -n "s/^$1 \([0-9][0-9.]*\) .*/\1/p" "$LOG/rvmicro.out" | head -n 1; }
+: >"$LOG/rvmicro.out"
+micro_ok=1
+for w in syscall fork mmap ctxsw timer "chase 16K" "chase 256M" "chase 256M 2m"; do
+	# shellcheck disable=SC2086 # the workload and its arguments
+	timeout 120 $B/bench/rvmicro -s 0.02 $w >>"$LOG/rvmicro.out" 2>&1 || micro_ok=0
+done
+small=$(fig chase_ns)
+large=$(sed -n 's/^chase_ns \([0-9.]*\) .*/\1/p' "$LOG/rvmicro.out" | sed -n 2p)
+for f in syscall_ns fork_per_s mmap_per_s ctxsw_ns timer_wakeup_us; do
+	awk -v v="$(fig $f)" 'BEGIN { exit !(v + 0 > 0) }' || micro_ok=0
+done
+if [ $micro_ok = 1 ] && awk -v s="$small" -v l="$large" 'BEGIN { exit !(s > 0 && l > 2 * s) }'; then
+	result PASS host/rvmicro-figures
+else
+	result FAIL host/rvmicro-figures "chase 16K ${small:-?} ns vs 256M ${large:-?} ns; output: $(tr '\n' ' ' <"$LOG/rvmicro.out" | tail -c 400)"
+fi
+
 echo "=== fuzz (libFuzzer, bounded)"
 tests/fuzz/run.sh "${RINGVM_FUZZ_SECONDS:-90}" >"$LOG/fuzz.log" 2>&1
 for t in $(grep -v '^#' tests/fuzz/targets | awk 'NF { print $1 }'); do
