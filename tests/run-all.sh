@@ -95,6 +95,14 @@ else
 	result FAIL host/rvmicro-figures "chase 16K ${small:-?} ns vs 256M ${large:-?} ns; output: $(tr '\n' ' ' <"$LOG/rvmicro.out" | tail -c 400)"
 fi
 
+# The observatory's report: statistics against hand-worked values, refusals,
+# the files (and plots) it leaves.
+if /usr/bin/python3 -m unittest discover -s tests/tools >"$LOG/overhead-report.log" 2>&1; then
+	result PASS host/overhead-report
+else
+	result FAIL host/overhead-report "$(grep -E '^(FAIL|ERROR):|Error' "$LOG/overhead-report.log" | head -n 3 | tr '\n' ' ')"
+fi
+
 echo "=== fuzz (libFuzzer, bounded)"
 tests/fuzz/run.sh "${RINGVM_FUZZ_SECONDS:-90}" >"$LOG/fuzz.log" 2>&1
 for t in $(grep -v '^#' tests/fuzz/targets | awk 'NF { print $1 }'); do
