@@ -38,30 +38,30 @@ ringvm_round() { # MEM
 		wait $vm
 		return
 	fi
-	$P ms curl -s -o /dev/null --unix-socket r.sock -X PATCH http://localhost/vm \
-		-d '{"state": "Paused"}' 2>p1
+	$P http r.sock PATCH /vm '{"state": "Paused"}' 2>p1
 	step ringvm "$1" pause p1
-	$P ms curl -s -o /dev/null --unix-socket r.sock -X PUT http://localhost/snapshot/create \
-		-d '{"snapshot_path": "r.state", "mem_file_path": "r.mem"}' 2>p2
+	$P http r.sock PUT /snapshot/create '{"snapshot_path": "r.state", "mem_file_path": "r.mem"}' 2>p2
 	[ -s r.state ] || sed -i 's/^probe_status 0/probe_status 1/' p2
 	step ringvm "$1" snapshot_create p2
-	$P ms curl -s -o /dev/null --unix-socket r.sock -X PATCH http://localhost/vm \
-		-d '{"state": "Resumed"}' 2>p3
+	$P http r.sock PATCH /vm '{"state": "Resumed"}' 2>p3
 	step ringvm "$1" resume p3
 	kill -9 $vm
 	wait $vm 2>/dev/null
-	$P until . ringvm restore --state r.state --mem r.mem </dev/null >/dev/null 2>p4
+	$P until . ringvm restore --state r.state --mem r.mem --console serial </dev/null >/dev/null 2>p4
 	step ringvm "$1" restore p4
 	echo "# ringvm $1M: state $(wc -c <r.state) bytes, memory file $(du -k r.mem | cut -f1) KiB on disk"
 }
 
-qemu_cmd() { # MEM [extra...]
-	m=$1
-	shift
-	qemu-system-x86_64 -L ./qemu-firmware -M pc -accel kvm -cpu host -m "${m}M" \
-		-smp 1 -nodefaults -no-user-config -display none -no-reboot \
-		-kernel vmlinux -initrd initrd-bench.cpio.gz -append "$APPEND" "$@"
-}
+# qemu_cmd MEM [extra...]: a script rather than a function, so that the
+# probe can start it too (exec: stopping it stops QEMU).
+cat >qemu-cmd.sh <<EOF
+m=\$1
+shift
+exec qemu-system-x86_64 -L ./qemu-firmware -M pc -accel kvm -cpu host -m "\${m}M" \\
+	-smp 1 -nodefaults -no-user-config -display none -no-reboot \\
+	-kernel vmlinux -initrd initrd-bench.cpio.gz -append "$APPEND" "\$@"
+EOF
+qemu_cmd() { sh ./qemu-cmd.sh "$@"; }
 
 qemu_round() { # MEM
 	rm -f q.mon q.mig q.log
@@ -74,12 +74,12 @@ qemu_round() { # MEM
 		wait $vm
 		return
 	fi
-	$P hmp q.mon stop 2>p1
+	$P hmp q.mon stop >/dev/null 2>p1
 	step qemu "$1" pause p1
-	$P hmp q.mon 'migrate "exec:cat > q.mig"' 2>p2
+	$P hmp q.mon 'migrate "exec:cat > q.mig"' >/dev/null 2>p2
 	[ -s q.mig ] || sed -i 's/^probe_status 0/probe_status 1/' p2
 	step qemu "$1" snapshot_create p2
-	$P hmp q.mon cont 2>p3
+	$P hmp q.mon cont >/dev/null 2>p3
 	step qemu "$1" resume p3
 	kill -9 $vm
 	wait $vm 2>/dev/null
@@ -89,19 +89,25 @@ qemu_round() { # MEM
 	(
 		n=0
 		while [ $n -lt 3000 ]; do
-			if [ -S q2.mon ] && $P hmp q2.mon "info status" 2>/dev/null |
-				grep -q "paused"; then
-				$P hmp q2.mon cont 2>/dev/null
-				break
-			fi
+			# "paused (inmigrate)" until the stream is in; cont then
+			# would be refused.
+			st=$([ -S q2.mon ] && $P hmp q2.mon "info status" 2>/dev/null)
+			echo "$st" | tr -d '\r' | grep -a "VM status" >q2.status
+			case $st in
+			*running*) break ;;
+			*inmigrate*) ;;
+			*paused*) $P hmp q2.mon cont >/dev/null 2>&1 ;;
+			esac
 			usleep 10000
 			n=$((n + 1))
 		done
 	) &
-	$P until . qemu_cmd "$1" -serial stdio -monitor unix:q2.mon,server=on,wait=off \
-		-incoming "exec:cat q.mig" </dev/null 2>p4
+	$P until . sh ./qemu-cmd.sh "$1" -serial stdio -monitor unix:q2.mon,server=on,wait=off \
+		-incoming "exec:cat q.mig" </dev/null >/dev/null 2>p4
 	step qemu "$1" restore p4
 	wait
+	grep -q '^probe_status 0' p4 ||
+		echo "# qemu $1M: restore failed: last [$(tail -n 1 q2.status)] $(tail -n 3 p4 | tr '\n' ' ')"
 	echo "# qemu $1M: migration stream $(du -k q.mig | cut -f1) KiB"
 }
 

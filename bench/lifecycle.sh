@@ -13,10 +13,11 @@ bench_guest_initrd "$B/initrd-lc.cpio.gz"
 
 qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
 log=$B/lifecycle.log
-tools/ringvm-harness --timeout 3600 --mem 3G --file bench/lifecycle-l1.sh \
+tools/ringvm-harness --timeout 3600 --mem 3G --log-dir "$B/lifecycle-l1-logs" \
+	--file bench/lifecycle-l1.sh \
 	--file "$B/lifecycle_probe" --file "$IMG/vmlinux" \
 	--file "$B/initrd-lc.cpio.gz:initrd-bench.cpio.gz" \
-	--host-bin "$(command -v curl)" "${PEER[@]}" \
+	"${PEER[@]}" \
 	-- "sh ./lifecycle-l1.sh $RUNS" >"$log" 2>&1 || {
 	echo "bench-lifecycle: harness failed; see $log" >&2
 	exit 1

@@ -8,6 +8,11 @@
  *       prints "probe_ms N", from sending it to the next prompt (HMP
  *       answers, and a blocking migrate completes, before its prompt);
  *       the answer goes to stdout
+ *   lifecycle_probe http SOCKET METHOD PATH [BODY]
+ *       sends one HTTP request to an API socket (ringvm's) and prints
+ *       "probe_ms N", from sending it to the end of the answer, and
+ *       "probe_status 0" for a 2xx answer: the same measure as hmp, so
+ *       neither side pays for starting a client process
  *   lifecycle_probe until MARKER COMMAND [ARGS...]
  *       starts COMMAND, reads its stdout until MARKER appears, prints
  *       "probe_ms N" (process start to marker, -1 if it never came), then
@@ -16,6 +21,7 @@
  * Everything goes to stderr; the command's output is passed through to
  * stdout. */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How long "until" waits for its marker. */
+#define UNTIL_LIMIT_MS 120000.0
 
 static double now_ms(void)
 {
@@ -75,9 +84,17 @@ static int run_until(const char *marker, char **cmd)
 	}
 	close(pfd[1]);
 	while (t < 0) {
-		ssize_t n = read(pfd[0], buf, sizeof(buf) - 1);
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		ssize_t n;
 		size_t wl = strlen(window), keep = strlen(marker);
 
+		/* A command that never shows the marker is a failed sample,
+		 * not a hung benchmark. */
+		if (now_ms() - t0 > UNTIL_LIMIT_MS || poll(&p, 1, 1000) < 0)
+			break;
+		if (!(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(pfd[0], buf, sizeof(buf) - 1);
 		if (n <= 0)
 			break;
 		fwrite(buf, 1, (size_t)n, stdout);
@@ -99,7 +116,8 @@ static int run_until(const char *marker, char **cmd)
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 	}
-	fprintf(stderr, "probe_status %d\n", status_of(st));
+	/* Stopped by us after the marker: that is success. */
+	fprintf(stderr, "probe_status %d\n", t < 0 ? 1 : status_of(st) == 128 + SIGTERM ? 0 : status_of(st));
 	return 0;
 }
 
@@ -149,6 +167,45 @@ static int run_hmp(const char *path, const char *cmd)
 	return 0;
 }
 
+/* One HTTP/1.1 request on a Unix socket (connected first, as for hmp),
+ * timed from sending it to the end of the response (Connection: close).
+ * probe_status is 0 for a 2xx answer. */
+static int run_http(const char *path, const char *method, const char *uri,
+		    const char *body)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), code = 0;
+	char req[4096], resp[4096];
+	size_t got = 0;
+	ssize_t n;
+	double t0;
+	int len;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	len = snprintf(req, sizeof(req),
+		       "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+		       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		       method, uri, strlen(body), body);
+	if (len < 0 || (size_t)len >= sizeof(req))
+		return fprintf(stderr, "http: request too long\n"), 1;
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return perror("http"), 1;
+	t0 = now_ms();
+	if (write(fd, req, (size_t)len) != len)
+		return perror("http"), 1;
+	while ((n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+		if ((got += (size_t)n) == sizeof(resp) - 1)
+			got = 0; /* only the status line matters; keep reading */
+	double ms = now_ms() - t0;
+
+	resp[got] = 0;
+	sscanf(resp, "HTTP/1.1 %d", &code);
+	fprintf(stderr, "probe_ms %.1f\nprobe_status %d\n", ms,
+		code >= 200 && code < 300 ? 0 : 1);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	fflush(stdout);
@@ -156,8 +213,10 @@ int main(int argc, char **argv)
 		return run_ms(argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "hmp"))
 		return run_hmp(argv[2], argv[3]);
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "http"))
+		return run_http(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : "");
 	if (argc >= 4 && !strcmp(argv[1], "until"))
 		return run_until(argv[2], argv + 3);
-	fprintf(stderr, "usage: lifecycle_probe ms COMMAND... | hmp SOCKET COMMAND | until MARKER COMMAND...\n");
+	fprintf(stderr, "usage: lifecycle_probe ms COMMAND... | hmp SOCKET COMMAND | http SOCKET METHOD PATH [BODY] | until MARKER COMMAND...\n");
 	return 2;
 }
