@@ -142,6 +142,8 @@ static int build_config(struct api_ctl *c, char *msg)
 	cfg->kernel = f->boot.kernel_image_path;
 	cfg->initrd = f->boot.initrd_path;
 	cfg->mem_size = f->machine.mem_size_mib << 20;
+	cfg->mem_backing = f->machine.huge_pages_2m ? GUEST_MEM_HUGETLB :
+			   c->opts.mem_backing;
 	cfg->ncpus = f->machine.vcpu_count;
 	cfg->console = c->opts.console;
 	cfg->serial_log = c->opts.serial_log;
@@ -213,6 +215,7 @@ static void describe_vm(struct api_ctl *c, struct vm *vm)
 	f->boot.boot_args = dup_or_null(cfg->cmdline);
 	f->machine.vcpu_count = cfg->ncpus;
 	f->machine.mem_size_mib = cfg->mem_size >> 20;
+	f->machine.huge_pages_2m = cfg->mem_backing == GUEST_MEM_HUGETLB;
 	f->entropy = cfg->rng;
 	for (unsigned int i = 0; i < cfg->ndisks && i < FC_MAX_DRIVES; i++) {
 		struct fc_drive *d = &f->drive[f->ndrives++];
@@ -355,6 +358,7 @@ static void *incoming_main(void *arg)
 			.stats_path = c->opts.stats_path,
 			.allow_slow_backend = c->opts.allow_slow_backend,
 			.cpu_template = c->opts.cpu_template,
+			.mem_backing = c->opts.mem_backing,
 			.console_set = c->opts.console != CONSOLE_SERIAL,
 		},
 	};

@@ -23,6 +23,7 @@ struct api_run_opts {
 	const char *stats_path;
 	bool allow_slow_backend;
 	const char *cpu_template;     /* --cpu-template, unless PUT /cpu-config */
+	enum guest_mem_backing mem_backing; /* --mem-backing, unless huge_pages 2M */
 };
 
 struct api_ctl;

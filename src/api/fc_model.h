@@ -28,12 +28,14 @@ struct fc_boot_source {
 	char *boot_args;           /* NULL: none given */
 };
 
-/* MachineConfiguration: cpu_template and huge_pages only as "None". */
+/* MachineConfiguration: cpu_template only as "None"; huge_pages "None"
+ * (ringvm's default, transparent huge pages) or "2M" (hugetlbfs pages). */
 struct fc_machine_config {
 	unsigned int vcpu_count;   /* required, 1..254 (ringvm's limit) */
 	uint64_t mem_size_mib;     /* required, 16..1048576 */
 	bool smt;                  /* only false is accepted */
 	bool track_dirty_pages;    /* accepted, reported back */
+	bool huge_pages_2m;        /* huge_pages "2M" */
 };
 
 /* Drive: cache_type "Writeback" is what ringvm does (flushes reach the

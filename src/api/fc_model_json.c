@@ -71,7 +71,7 @@ static struct json_object *machine_json(const struct fc_machine_config *m)
 		  add_int(o, "mem_size_mib", (int64_t)m->mem_size_mib) &&
 		  add_bool(o, "smt", false) &&
 		  add_bool(o, "track_dirty_pages", m->track_dirty_pages) &&
-		  add_str(o, "huge_pages", "None");
+		  add_str(o, "huge_pages", m->huge_pages_2m ? "2M" : "None");
 
 	return done(o, ok);
 }

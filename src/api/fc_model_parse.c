@@ -166,15 +166,19 @@ int fc_machine_obj(struct json_object *o, struct fc_machine_config *out,
 			       "ringvm (None only; a custom template goes to "
 			       "PUT /cpu-config)", tmpl);
 	huge = fc_get_str(o, "huge_pages");
-	if (huge && strcmp(huge, "None"))
+	if (huge && strcmp(huge, "None") && strcmp(huge, "2M"))
 		return fc_fail(msg, "huge_pages '%.32s' is not supported by "
-			       "ringvm (None only)", huge);
+			       "ringvm (None or 2M)", huge);
+	if (huge && !strcmp(huge, "2M") && (fc_get(o, "mem_size_mib") &&
+	    json_object_get_int64(fc_get(o, "mem_size_mib")) % 2))
+		return fc_fail(msg, "huge_pages 2M: mem_size_mib must be a multiple of 2");
 	out->vcpu_count =
 		(unsigned int)json_object_get_int64(fc_get(o, "vcpu_count"));
 	out->mem_size_mib =
 		(uint64_t)json_object_get_int64(fc_get(o, "mem_size_mib"));
 	out->smt = false;
 	out->track_dirty_pages = fc_get_bool(o, "track_dirty_pages");
+	out->huge_pages_2m = huge && !strcmp(huge, "2M");
 	return 0;
 }
 

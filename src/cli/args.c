@@ -39,6 +39,7 @@ enum flag_id {
 	F_MAX_DOWNTIME,
 	F_AUTO_CONVERGE,
 	F_CPU_TEMPLATE,
+	F_MEM_BACKING,
 	F_HELP,
 };
 
@@ -84,6 +85,7 @@ static const struct flag flags[] = {
 	{ "max-downtime",       F_MAX_DOWNTIME, true,  false, C_MIGRATE },
 	{ "auto-converge",      F_AUTO_CONVERGE, false, false, C_MIGRATE },
 	{ "cpu-template",       F_CPU_TEMPLATE, true,  false, C_RUN | C_RESTORE },
+	{ "mem-backing",        F_MEM_BACKING,  true,  false, C_RUN },
 	{ "help",               F_HELP,         false, false, C_ALL | C_CPU },
 };
 
@@ -140,6 +142,13 @@ static const char run_usage_text[] =
 "                       console=ttyS0 for a serial console)\n"
 "  --mem SIZE           guest RAM, with optional K/M/G/T suffix (binary);\n"
 "                       a multiple of 4K from 16M to 1T (default: 256M)\n"
+"  --mem-backing thp|4k|hugepages\n"
+"                       host pages behind guest RAM: thp = 4 KiB pages with\n"
+"                       transparent huge pages asked for (madvise), 4k =\n"
+"                       never huge, hugepages = 2 MiB hugetlbfs pages,\n"
+"                       reserved at start (refused when the host has too\n"
+"                       few: see /proc/sys/vm/nr_hugepages; --mem must be a\n"
+"                       multiple of 2M) (default: thp)\n"
 "  --cpus N             number of vCPUs, 1 to " STR(VM_MAX_VCPUS) " (default: 1)\n"
 "  --disk PATH[,ro][,direct]\n"
 "                       virtio-blk disk backed by a file; ro: read-only,\n"
@@ -431,6 +440,21 @@ static int parse_ms(const char *v, uint32_t *out, struct rv_err *err)
 	return 0;
 }
 
+static int parse_mem_backing(const char *v, enum guest_mem_backing *out,
+			     struct rv_err *err)
+{
+	static const enum guest_mem_backing all[] = {
+		GUEST_MEM_THP, GUEST_MEM_4K, GUEST_MEM_HUGETLB,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcmp(v, guest_mem_backing_name(all[i]))) {
+			*out = all[i];
+			return 0;
+		}
+	return rv_fail(err, "--mem-backing: '%.64s' is not one of thp, 4k, hugepages", v);
+}
+
 static int parse_console(const char *v, enum console_mode *out,
 			 struct rv_err *err)
 {
@@ -656,6 +680,8 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 	case F_RNG:
 		cfg->rng = true;
 		return 0;
+	case F_MEM_BACKING:
+		return parse_mem_backing(value, &cfg->mem_backing, err);
 	case F_SERIAL_LOG:
 		cfg->serial_log = value;
 		return 0;

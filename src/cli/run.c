@@ -28,6 +28,7 @@ static void restore_opts(const struct cli_opts *o, struct vm_restore_opts *r)
 		.stats_path = o->cfg.stats_path,
 		.allow_slow_backend = o->cfg.allow_slow_backend,
 		.cpu_template = o->cfg.cpu_template,
+		.mem_backing = o->cfg.mem_backing,
 	};
 	for (unsigned int i = 0; i < o->n_net_overrides; i++) {
 		r->tap_override[i].id = o->net_override[i].id;
@@ -67,6 +68,7 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 		.serial_log = o->cfg.serial_log, .stats_path = o->cfg.stats_path,
 		.allow_slow_backend = o->cfg.allow_slow_backend,
 		.cpu_template = o->cfg.cpu_template,
+		.mem_backing = o->cfg.mem_backing,
 	};
 	struct rv_err err = { { 0 } };
 	struct http_server *srv = NULL;

@@ -1,13 +1,95 @@
 #include "mem/guest_mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+/* A number from a sysfs file; -1 when it cannot be read. */
+static long long sysfs_number(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Refuses, naming both counts, when the host has fewer free 2 MiB pages
+ * (free minus those reserved by others) than the layout needs. */
+static int check_huge_pages(const struct guest_region *layout, unsigned int nr,
+			    struct rv_err *err)
+{
+	const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+	char path[128];
+	long long need = 0, nfree, resv;
+
+	for (unsigned int i = 0; i < nr; i++) {
+		if ((layout[i].size | layout[i].gpa) & (GUEST_MEM_HUGE_PAGE - 1))
+			return rv_fail(err, "--mem-backing hugepages: guest RAM must be a multiple of 2 MiB");
+		need += (long long)(layout[i].size / GUEST_MEM_HUGE_PAGE);
+	}
+	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
+	nfree = sysfs_number(path);
+	snprintf(path, sizeof(path), "%s/resv_hugepages", dir);
+	resv = sysfs_number(path);
+	if (nfree < 0)
+		return rv_fail(err, "--mem-backing hugepages: this host has no 2 MiB huge pages (%s missing)", dir);
+	if (resv > 0)
+		nfree -= resv;
+	if (nfree < need)
+		return rv_fail(err, "--mem-backing hugepages: the guest needs %lld free 2 MiB huge pages, the host has %lld (raise /proc/sys/vm/nr_hugepages)",
+			       need, nfree < 0 ? 0 : nfree);
+	return 0;
+}
+
+/* Anonymous memory for one region as the backing asks, or MAP_FAILED. */
+static void *map_anon(uint64_t size, enum guest_mem_backing backing)
+{
+	uint8_t *raw, *p;
+	uint64_t slop;
+
+	if (backing == GUEST_MEM_HUGETLB)
+		/* No MAP_NORESERVE: the pages are reserved now, so a host
+		 * that runs short fails here, not with SIGBUS in a vCPU. */
+		return mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	/* 2 MiB-aligned, so THP can back guest pages that are 2 MiB-aligned
+	 * in guest physical memory with host huge pages (both levels huge). */
+	raw = mmap(NULL, size + GUEST_MEM_HUGE_PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return MAP_FAILED;
+	p = (uint8_t *)(((uintptr_t)raw + GUEST_MEM_HUGE_PAGE - 1) &
+			~(uintptr_t)(GUEST_MEM_HUGE_PAGE - 1));
+	slop = (uint64_t)(p - raw);
+	if (slop)
+		munmap(raw, slop);
+	munmap(p + size, GUEST_MEM_HUGE_PAGE - slop);
+	madvise(p, size, backing == GUEST_MEM_4K ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+	madvise(p, size, MADV_MERGEABLE);
+	return p;
+}
+
+const char *guest_mem_backing_name(enum guest_mem_backing b)
+{
+	switch (b) {
+	case GUEST_MEM_THP: return "thp";
+	case GUEST_MEM_4K: return "4k";
+	case GUEST_MEM_HUGETLB: return "hugepages";
+	}
+	return NULL;
+}
+
 /* Anonymous memory (fd < 0), or the file fd mapped privately with the
  * regions back to back from offset 0. */
 static int map_regions(struct guest_mem *gm, const struct guest_region *layout,
-		       unsigned int nr, int fd, struct rv_err *err)
+		       unsigned int nr, int fd, enum guest_mem_backing backing,
+		       struct rv_err *err)
 {
 	uint64_t off = 0;
 
@@ -40,18 +122,17 @@ static int map_regions(struct guest_mem *gm, const struct guest_region *layout,
 		 * pages are read in on first touch, so mapping is as quick
 		 * for 1 GiB as for 1 MiB. */
 		if (fd < 0)
-			p = mmap(NULL, l->size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			p = map_anon(l->size, backing);
 		else
 			p = mmap(NULL, l->size, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)off);
 		if (p == MAP_FAILED) {
 			guest_mem_unmap(gm);
-			return rv_fail_errno(err, "cannot map %llu MiB of guest memory",
-					     (unsigned long long)(l->size >> 20));
+			return rv_fail_errno(err, "cannot map %llu MiB of guest memory%s",
+					     (unsigned long long)(l->size >> 20),
+					     fd < 0 && backing == GUEST_MEM_HUGETLB ?
+					     " in 2 MiB huge pages" : "");
 		}
-		if (fd < 0)
-			madvise(p, l->size, MADV_MERGEABLE);
 		off += l->size;
 		gm->region[i] = *l;
 		gm->region[i].hva = p;
@@ -61,16 +142,29 @@ static int map_regions(struct guest_mem *gm, const struct guest_region *layout,
 	return 0;
 }
 
+int guest_mem_map_backed(struct guest_mem *gm, const struct guest_region *layout,
+			 unsigned int nr, enum guest_mem_backing backing,
+			 struct rv_err *err)
+{
+	memset(gm, 0, sizeof(*gm));
+	if (!guest_mem_backing_name(backing))
+		return rv_fail(err, "guest memory: unknown backing %d", (int)backing);
+	if (backing == GUEST_MEM_HUGETLB && nr <= GUEST_MEM_MAX_REGIONS &&
+	    check_huge_pages(layout, nr, err) < 0)
+		return -1;
+	return map_regions(gm, layout, nr, -1, backing, err);
+}
+
 int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
 		  unsigned int nr, struct rv_err *err)
 {
-	return map_regions(gm, layout, nr, -1, err);
+	return guest_mem_map_backed(gm, layout, nr, GUEST_MEM_THP, err);
 }
 
 int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 		       unsigned int nr, int fd, struct rv_err *err)
 {
-	return map_regions(gm, layout, nr, fd, err);
+	return map_regions(gm, layout, nr, fd, GUEST_MEM_THP, err);
 }
 
 void guest_mem_unmap(struct guest_mem *gm)

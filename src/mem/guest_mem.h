@@ -31,10 +31,29 @@ struct guest_mem {
 	_Atomic bool logging;
 };
 
+/* What backs anonymous guest RAM on the host. */
+enum guest_mem_backing {
+	GUEST_MEM_THP,      /* 4 KiB pages, 2 MiB-aligned, transparent huge
+			     * pages asked for (MADV_HUGEPAGE): the default */
+	GUEST_MEM_4K,       /* 4 KiB pages only (MADV_NOHUGEPAGE) */
+	GUEST_MEM_HUGETLB,  /* 2 MiB hugetlbfs pages, reserved up front */
+};
+
+#define GUEST_MEM_HUGE_PAGE (2ULL << 20)
+
 /* Maps anonymous memory for each (gpa, size) pair; regions must not
- * overlap and sizes must be page multiples. */
+ * overlap and sizes must be page multiples (2 MiB multiples, at 2 MiB
+ * aligned addresses, for GUEST_MEM_HUGETLB, which is refused with the
+ * host's count when it has too few free huge pages). guest_mem_map is
+ * guest_mem_map_backed with GUEST_MEM_THP. */
+int guest_mem_map_backed(struct guest_mem *gm, const struct guest_region *layout,
+			 unsigned int nr, enum guest_mem_backing backing,
+			 struct rv_err *err);
 int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
 		  unsigned int nr, struct rv_err *err);
+/* "thp", "4k" or "hugepages" (the --mem-backing values); NULL if out of
+ * range. */
+const char *guest_mem_backing_name(enum guest_mem_backing b);
 /* The same, backed by a memory file (ringvm's snapshot layout: the regions
  * back to back from offset 0) mapped MAP_PRIVATE: restore time does not
  * grow with guest RAM, and the file stays as it was (restore it again). The

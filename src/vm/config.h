@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mem/guest_mem.h"
+
 enum console_mode {
 	CONSOLE_SERIAL,  /* COM1 on stdin/stdout (default) */
 	CONSOLE_VIRTIO,  /* hvc0 on stdin/stdout (virtio-console) */
@@ -37,6 +39,9 @@ struct vm_config {
 	const char *initrd;      /* NULL: none */
 	const char *cmdline;     /* never NULL after parsing ("" default) */
 	uint64_t mem_size;       /* bytes */
+	/* Host pages behind guest RAM (default THP); a host-side choice, not
+	 * part of the guest: snapshots and migration do not carry it. */
+	enum guest_mem_backing mem_backing;
 	unsigned int ncpus;
 	enum console_mode console;
 	const char *serial_log;  /* NULL: none; else COM1 output also here */

@@ -110,7 +110,7 @@ int machine_create(struct machine *m, int kvm_fd,
 		goto fail;
 	nr = x86_ram_layout(o->mem_size, layout);
 	if ((o->mem_fd > 0 ? guest_mem_map_file(&m->mem, layout, nr, o->mem_fd, err) :
-	     guest_mem_map(&m->mem, layout, nr, err)) < 0)
+	     guest_mem_map_backed(&m->mem, layout, nr, o->mem_backing, err)) < 0)
 		goto fail;
 	if (add_memslots(m, err) < 0 || get_supported_cpuid(m, err) < 0)
 		goto fail;

@@ -61,6 +61,7 @@ struct machine_opts {
 	bool irqchip;
 	int mem_fd;      /* > 0: guest RAM mapped privately from this memory
 			  * file (a snapshot's); 0 or -1: anonymous */
+	enum guest_mem_backing mem_backing; /* anonymous RAM's host pages */
 };
 
 /* Creates the VM, its RAM and (optionally) irqchip + PIT, and the vCPU fds

@@ -37,6 +37,8 @@ struct vm_restore_opts {
 	/* This host's CPU template (a fleet's): a guest showing a feature it
 	 * masks is refused. NULL: what this host's KVM offers is the limit. */
 	const char *cpu_template;
+	/* Host pages behind anonymous RAM (an incoming migration's). */
+	enum guest_mem_backing mem_backing;
 };
 
 /* Builds a VM from a snapshot (see vm_restore.c for what is checked);

@@ -6,7 +6,8 @@
 # tests: e2e/bzimage-boot-poweroff e2e/pvh-boot e2e/smp-2-cpus
 # tests: e2e/clocksource-kvm-clock e2e/cmdline-intact e2e/reboot-default
 # tests: e2e/reboot-acpi e2e/reboot-i8042 e2e/triple-fault-exit-2
-# tests: e2e/sigterm-with-stalled-stdout
+# tests: e2e/sigterm-with-stalled-stdout e2e/hugepages-backing
+# tests: e2e/hugepages-too-few
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -159,3 +160,44 @@ if [ "$size" -ge 100000 ] && [ $ms -le 1000 ] && [ $frc = 143 ]; then
 else
 	echo "FAIL e2e/sigterm-with-stalled-stdout: serial log $size bytes while stdout was stuck, stopped $ms ms after SIGTERM with status $frc; $(tail -n 2 "$T/flood.err" | tr '\n' ' '); the guest's last words: $(tail -n 6 "$T/flood.log" | tr -d '\r' | tr '\n' '|')"
 fi
+
+# 6. Guest RAM in hugetlbfs pages (--mem-backing hugepages): with exactly
+#    the 128 pages a 256 MiB guest needs, it boots, and while it runs the
+#    host shows all 128 taken (free minus reserved reaches 0); with none,
+#    ringvm refuses before anything runs, naming both counts.
+echo "--- e2e/hugepages"
+hp() { awk -v k="HugePages_$1:" '$1 == k { print $2 }' /proc/meminfo; }
+# Put back what the host had (direct mode runs on a real host).
+hp_before=$(cat /proc/sys/vm/nr_hugepages)
+echo 128 >/proc/sys/vm/nr_hugepages
+total=$(hp Total)
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=info" --mem 256M --mem-backing hugepages \
+	--console none --serial-log "$T/huge.log" </dev/null >/dev/null 2>"$T/huge.err" &
+hvm=$!
+taken=''
+while kill -0 $hvm 2>/dev/null; do
+	[ "$(($(hp Free) - $(hp Rsvd)))" = 0 ] && taken=yes
+	sleep 0.2
+done
+wait $hvm
+hrc=$?
+if [ "$total" = 128 ] && [ $hrc = 0 ] && [ "$taken" = yes ] &&
+	grep -qF "RINGVM-L2-INIT reached" "$T/huge.log"; then
+	echo "PASS e2e/hugepages-backing"
+else
+	echo "FAIL e2e/hugepages-backing: $total huge pages set up, exit status $hrc, all taken while running: ${taken:-no}; $(tail -n 2 "$T/huge.err" | tr '\n' ' ') $(tail -n 3 "$T/huge.log" | tr -d '\r' | tr '\n' '|')"
+fi
+echo 0 >/proc/sys/vm/nr_hugepages
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 rvhook=info" --mem 256M --mem-backing hugepages \
+	</dev/null >"$T/huge0.out" 2>"$T/huge0.err"
+h0=$?
+if [ $h0 = 1 ] && [ "$(wc -l <"$T/huge0.err")" = 1 ] &&
+	grep -qF "the guest needs 128 free 2 MiB huge pages, the host has 0" "$T/huge0.err" &&
+	[ ! -s "$T/huge0.out" ]; then
+	echo "PASS e2e/hugepages-too-few"
+else
+	echo "FAIL e2e/hugepages-too-few: exit status $h0, expected 1 with one line; stderr: $(tr '\n' ' ' <"$T/huge0.err")"
+fi
+echo "$hp_before" >/proc/sys/vm/nr_hugepages

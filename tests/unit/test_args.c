@@ -495,6 +495,7 @@ static void test_usage_texts(void **state)
 		"SIGTERM", "register dump", "kvm_pvm",
 		"tools/ringvm-harness", "leaves\n", "Ctrl-A",
 		"--incoming URL", "--cpu-template FILE", "--net-override ID=TAP",
+		"--mem-backing thp|4k|hugepages", "(default: thp)",
 		"unix:PATH", "tcp:[ADDR]:PORT",
 		/* Every exit status says what it means to the end. */
 		"stderr says what is\n         wrong\n",
@@ -715,6 +716,21 @@ static void test_migrate_commands(void **state)
 	PARSE(r, "run", "--incoming", "unix:m", "--cpu-template", "fleet.json");
 	expect_ok(r, CLI_RUN);
 	assert_string_equal(r->o.cfg.cpu_template, "fleet.json");
+	/* Host pages behind guest RAM: thp unless asked, also with the API
+	 * and for a migration's destination (a host-side choice). */
+	assert_int_equal(r->o.cfg.mem_backing, GUEST_MEM_THP);
+	PARSE(r, "run", "--kernel", "k", "--mem-backing", "hugepages");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.mem_backing, GUEST_MEM_HUGETLB);
+	PARSE(r, "run", "--kernel", "k", "--mem-backing=4k");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.mem_backing, GUEST_MEM_4K);
+	PARSE(r, "run", "--api-sock", "s", "--mem-backing", "thp");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.mem_backing, GUEST_MEM_THP);
+	PARSE(r, "run", "--incoming", "unix:m", "--mem-backing", "hugepages");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.mem_backing, GUEST_MEM_HUGETLB);
 	PARSE(r, "restore", "--state", "s", "--mem", "m", "--cpu-template", "f");
 	expect_ok(r, CLI_RESTORE);
 	assert_string_equal(r->o.cfg.cpu_template, "f");
@@ -801,6 +817,9 @@ static const struct bad_case bad_commands[] = {
 	{ ARGS("run", "--kernel", "k", "--max-downtime", "300"), "unknown option '--max-downtime'" },
 	{ ARGS("run", "--kernel", "k", "--auto-converge"), "unknown option '--auto-converge'" },
 	{ ARGS("restore", "--state", "s", "--mem", "m", "--incoming", "unix:m"), "unknown option '--incoming'" },
+	{ ARGS("run", "--kernel", "k", "--mem-backing", "huge"), "--mem-backing: 'huge' is not one of thp, 4k, hugepages" },
+	{ ARGS("run", "--kernel", "k", "--mem-backing="), "--mem-backing: empty value" },
+	{ ARGS("restore", "--state", "s", "--mem", "m", "--mem-backing", "thp"), "--mem-backing" },
 	{ ARGS("run", "--incoming"), "--incoming needs a value" },
 	{ ARGS("run", "--incoming="), "--incoming: empty value" },
 	{ ARGS("run", "--incoming", "4444"), "migration address '4444': expected unix:PATH or tcp:HOST:PORT" },

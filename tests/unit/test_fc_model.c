@@ -332,10 +332,16 @@ static void test_machine_values(void **state)
 	       "\"cpu_template\":\"T2\"}", "cpu_template 'T2'");
 	must_refuse(W_MACHINE, "{\"vcpu_count\":2,\"mem_size_mib\":128,"
 	       "\"cpu_template\":\"none\"}", "cpu_template 'none'");
+	assert_false(m.huge_pages_2m);
+	s = "{\"vcpu_count\":2,\"mem_size_mib\":128,\"huge_pages\":\"2M\"}";
+	expect_ok(fc_parse_machine_config(s, strlen(s), &m, msg), msg, s);
+	assert_true(m.huge_pages_2m);
+	must_refuse(W_MACHINE, "{\"vcpu_count\":2,\"mem_size_mib\":129,"
+	       "\"huge_pages\":\"2M\"}", "huge_pages 2M: mem_size_mib must be a multiple of 2");
 	must_refuse(W_MACHINE, "{\"vcpu_count\":2,\"mem_size_mib\":128,"
-	       "\"huge_pages\":\"2M\"}", "huge_pages '2M'");
+	       "\"huge_pages\":\"Transparent\"}", "huge_pages 'Transparent' is not supported by ringvm (None or 2M)");
 	must_refuse(W_MACHINE, "{\"vcpu_count\":2,\"mem_size_mib\":128,"
-	       "\"huge_pages\":\"Transparent\"}", "huge_pages 'Transparent'");
+	       "\"huge_pages\":\"2m\"}", "huge_pages '2m'");
 }
 
 /* json-c clamps what int64 cannot hold; none of it gets through, nor a
