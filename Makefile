@@ -62,6 +62,11 @@ $(BUILD)/tests/e2e/state-tool: tests/e2e/tools/state_tool.c $(LIBOBJS)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -o $@ $< $(LIBOBJS) \
 		$(LDFLAGS_RV) $(LDLIBS_RV)
 
+# Runs a command with a stalled one-page stdout (tests/e2e/suite.sh).
+$(BUILD)/tests/e2e/stalled-stdout: tests/e2e/tools/stalled_stdout.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -o $@ $<
+
 -include tests/e2e/guests/guests.mk
 
 # The overhead observatory's microbenchmarks: static, so the same binary
@@ -78,7 +83,7 @@ images: deps
 
 test: deps
 	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool \
-		$(BUILD)/bench/rvmicro
+		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro
 	scripts/guest-images.sh
 	tests/run-all.sh
 
