@@ -49,3 +49,32 @@ bench_guest_initrd() {
 	cat "${RINGVM_IMAGES:-build/images}/initrd.cpio.gz" \
 		build/bench/lc-extra.cpio.gz >"$1"
 }
+
+# bench_rounds NAME LOG RUNS PARTS HARNESS-OPTIONS...: runs
+# "sh ./NAME-l1.sh 1 PART" in its own emulated machine, RUNS times for each
+# PART (round after round, A B A B...), appending each machine's output to
+# LOG. A round the emulator breaks (the harness's verdict: stalled, reset,
+# L1 panicked, or no RUN line) is run again, at most twice, and said so in
+# LOG; one round lost costs one round, not the run. The nested emulator
+# faults now and then (docs/harness.md, "Stalls").
+bench_rounds() {
+	local name=$1 log=$2 runs=$3 parts=$4 i part try out rc
+	shift 4
+	: >"$log"
+	out=$(mktemp)
+	for ((i = 1; i <= runs; i++)); do
+		for part in $parts; do
+			for try in 1 2 3; do
+				rc=0
+				tools/ringvm-harness "$@" -- "sh ./$name-l1.sh 1 $part" >"$out" 2>&1 || rc=$?
+				if [ $rc = 0 ] && grep -aq '^RUN ' "$out"; then
+					cat "$out" >>"$log"
+					break
+				fi
+				echo "# round $i $part, try $try: the emulated machine failed ($(grep -a '^ringvm-harness: ' "$out" | tail -n 1 | cut -c 1-160))" | tee -a "$log" >&2
+				sed 's/^/#   | /' "$out" | tail -n 40 >>"$log"
+			done
+		done
+	done
+	rm -f "$out"
+}

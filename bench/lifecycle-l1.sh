@@ -5,7 +5,7 @@
 #   boot, wait until the guest filled 64 MiB and ticks,
 #   pause, snapshot (paused), resume, kill, restore (to the first tick).
 # One line per step: "RUN vmm=V mem=M step=S ms=N status=N".
-RUNS=${1:-5}
+RUNS=${1:-5}   # rounds; $2: one guest size (MiB) instead of both
 P=./lifecycle_probe
 APPEND="console=ttyS0 quiet rvhook=ticker"
 
@@ -85,10 +85,10 @@ qemu_round() { # MEM
 	wait $vm 2>/dev/null
 	# A VM saved paused comes back paused: the monitor's cont once the
 	# incoming stream is in, as a user would (polling at 10 ms).
-	rm -f q2.mon
+	rm -f q2.mon q2.done
 	(
 		n=0
-		while [ $n -lt 3000 ]; do
+		while [ $n -lt 3000 ] && [ ! -e q2.done ]; do
 			# "paused (inmigrate)" until the stream is in; cont then
 			# would be refused.
 			st=$([ -S q2.mon ] && $P hmp q2.mon "info status" 2>/dev/null)
@@ -105,13 +105,14 @@ qemu_round() { # MEM
 	$P until . sh ./qemu-cmd.sh "$1" -serial stdio -monitor unix:q2.mon,server=on,wait=off \
 		-incoming "exec:cat q.mig" </dev/null >/dev/null 2>p4
 	step qemu "$1" restore p4
+	touch q2.done
 	wait
 	grep -q '^probe_status 0' p4 ||
 		echo "# qemu $1M: restore failed: last [$(tail -n 1 q2.status)] $(tail -n 3 p4 | tr '\n' ' ')"
 	echo "# qemu $1M: migration stream $(du -k q.mig | cut -f1) KiB"
 }
 
-for mem in 256 1024; do
+for mem in ${2:-256 1024}; do
 	i=1
 	while [ $i -le "$RUNS" ]; do
 		ringvm_round $mem

@@ -13,17 +13,14 @@ bench_guest_initrd "$B/initrd-lc.cpio.gz"
 
 qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
 log=$B/lifecycle.log
-tools/ringvm-harness --timeout 3600 --mem 3G --log-dir "$B/lifecycle-l1-logs" \
+# One emulated machine per round: ringvm then QEMU, for one guest size.
+bench_rounds lifecycle "$log" "$RUNS" "256 1024" --timeout 900 --mem 3G \
 	--file bench/lifecycle-l1.sh \
 	--file "$B/lifecycle_probe" --file "$IMG/vmlinux" \
 	--file "$B/initrd-lc.cpio.gz:initrd-bench.cpio.gz" \
-	"${PEER[@]}" \
-	-- "sh ./lifecycle-l1.sh $RUNS" >"$log" 2>&1 || {
-	echo "bench-lifecycle: harness failed; see $log" >&2
-	exit 1
-}
+	"${PEER[@]}"
 tr -d '\r' <"$log" >"$B/lifecycle.clean"
-grep '^# ' "$B/lifecycle.clean" | sort | uniq -c | sed 's/^ *[0-9]* /# /' | sort -u || true
+grep '^# [a-z]' "$B/lifecycle.clean" | sort | uniq -c | sed 's/^ *[0-9]* //' | sort -u || true
 
 # stat VMM MEM STEP -> "median min max" over the rounds that succeeded.
 stat() {

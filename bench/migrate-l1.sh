@@ -8,7 +8,7 @@
 # One line per round: "RUN vmm=V wl=W total_ms=N downtime_ms=N sent_mib=N
 # rounds=N status=N" (status 0: migrated and the guest printed at the
 # destination; rounds: passes over dirty memory, QEMU's "dirty sync count").
-RUNS=${1:-5}
+RUNS=${1:-5}   # rounds; $2: one workload (idle, dirty) instead of both
 P=./lifecycle_probe
 MEM=1024
 
@@ -109,7 +109,7 @@ qemu_round() { # WL
 	wait $src $dst 2>/dev/null
 }
 
-for wl in idle dirty; do
+for wl in ${2:-idle dirty}; do
 	i=1
 	while [ $i -le "$RUNS" ]; do
 		ringvm_round $wl

@@ -17,14 +17,11 @@ bench_guest_initrd "$B/initrd-lc.cpio.gz"
 qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
 log=$B/migrate.log
 # Two 1 GiB guests at once at the switch-over.
-tools/ringvm-harness --timeout 5400 --mem 3G --log-dir "$B/migrate-l1-logs" \
+# One emulated machine per round: ringvm then QEMU, for one workload.
+bench_rounds migrate "$log" "$RUNS" "idle dirty" --timeout 1200 --mem 3G \
 	--file bench/migrate-l1.sh \
 	--file "$B/lifecycle_probe" --file "$IMG/vmlinux" \
-	--file "$B/initrd-lc.cpio.gz:initrd-bench.cpio.gz" "${PEER[@]}" \
-	-- "sh ./migrate-l1.sh $RUNS" >"$log" 2>&1 || {
-	echo "bench-migrate: harness failed; see $log" >&2
-	exit 1
-}
+	--file "$B/initrd-lc.cpio.gz:initrd-bench.cpio.gz" "${PEER[@]}"
 tr -d '\r' <"$log" >"$B/migrate.clean"
 grep '^# qemu\|^# ringvm' "$B/migrate.clean" | grep -v "migrated to" | sort -u || true
 
