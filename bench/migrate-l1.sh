@@ -62,6 +62,7 @@ ringvm_round() { # WL
 	rounds=$(sed -n 's/.*: \([0-9]*\) rounds,.*/\1/p' mig.out)
 	echo "RUN vmm=ringvm wl=$1 total_ms=${total:--1} downtime_ms=${down:--1} sent_mib=${sent:--1} rounds=${rounds:--1} status=${st:--1}"
 	echo "# ringvm $1: $(cat mig.out)"
+	[ "$st" = 0 ] || echo "# ringvm $1 failed: migrate: $(grep -v '^probe_' p1 | tail -n 3 | tr '\n' '|') source: $(tail -n 2 s.err | tr '\n' '|') destination: $(tail -n 3 d.err | tr '\n' '|') guest at the destination: $(tail -c 120 d.log 2>/dev/null | tr -d '\r' | tr '\n' '|')"
 	kill -9 $src $dst 2>/dev/null
 	wait $src $dst 2>/dev/null
 }
