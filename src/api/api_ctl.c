@@ -347,6 +347,24 @@ static bool pristine(const struct fc_vm_config *f)
 	       f->machine.mem_size_mib == 128;
 }
 
+/* A guest that arrives whole (a snapshot, a migration) needs a ringvm no
+ * one has configured: begin_start under the lock, or msg says why not
+ * (WHAT leads it). */
+static int begin_fresh_start(struct api_ctl *c, const char *what, char *msg)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->phase == CTL_CONFIGURING && !pristine(&c->fc)) {
+		snprintf(msg, FC_MSG_MAX, "%s a fresh ringvm, before any other configuration", what);
+		rc = -1;
+	} else {
+		rc = begin_start(c, msg);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 static void *incoming_main(void *arg)
 {
 	struct api_ctl *c = arg;
@@ -387,17 +405,8 @@ int ctl_migrate_incoming(struct api_ctl *c, struct fc_migrate_incoming *i,
 			 char *msg)
 {
 	struct rv_err err;
-	int rc;
 
-	pthread_mutex_lock(&c->lock);
-	if (c->phase == CTL_CONFIGURING && !pristine(&c->fc)) {
-		snprintf(msg, FC_MSG_MAX, "a migrated guest can only be received by a fresh ringvm, before any other configuration");
-		rc = -1;
-	} else {
-		rc = begin_start(c, msg);
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (rc < 0)
+	if (begin_fresh_start(c, "a migrated guest can only be received by", msg) < 0)
 		return -1;
 	if (mig_ctl_claim(&c->mig, i->listen_url, "waiting for the source",
 			  &err) < 0) {
@@ -436,17 +445,8 @@ int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,
 	};
 	struct rv_err err;
 	struct vm *vm;
-	int rc = 0;
 
-	pthread_mutex_lock(&c->lock);
-	if (c->phase == CTL_CONFIGURING && !pristine(&c->fc)) {
-		snprintf(msg, FC_MSG_MAX, "a snapshot can only be loaded into a fresh ringvm, before any other configuration");
-		rc = -1;
-	} else {
-		rc = begin_start(c, msg);
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (rc < 0)
+	if (begin_fresh_start(c, "a snapshot can only be loaded into", msg) < 0)
 		return -1;
 	for (unsigned int i = 0; i < l->n_net_overrides; i++) {
 		o.tap_override[i].id = l->net_override[i].iface_id;
