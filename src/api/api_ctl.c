@@ -442,6 +442,8 @@ int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,
 		.paused = !l->resume_vm, .console = c->opts.console, .serial_log = c->opts.serial_log,
 		.stats_path = c->opts.stats_path,
 		.allow_slow_backend = c->opts.allow_slow_backend,
+		.cpu_template = c->opts.cpu_template,
+		.mem_backing = c->opts.mem_backing,
 	};
 	struct rv_err err;
 	struct vm *vm;

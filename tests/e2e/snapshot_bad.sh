@@ -8,7 +8,7 @@
 # tests: e2e/restore-refuses-foreign-file e2e/restore-refuses-newer-format
 # tests: e2e/restore-refuses-mem-wrong-size e2e/restore-refuses-missing-feature
 # tests: e2e/restore-refuses-missing-files e2e/api-load-refuses-bad-snapshot
-# tests: e2e/api-requests-in-wrong-state
+# tests: e2e/api-requests-in-wrong-state e2e/api-load-refuses-masked-feature
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -125,6 +125,34 @@ if [ "$c1" = 400 ] && echo "$r1" | grep -q "corrupted" &&
 	ok api-load-refuses-bad-snapshot
 else
 	bad api-load-refuses-bad-snapshot "load $c1 $r1; then GET / $c2 $r2"
+fi
+
+# A ringvm started with a CPU template (a fleet's, here without AVX2)
+# refuses over its API a snapshot whose guest was shown AVX2, as `ringvm
+# restore --cpu-template` and an incoming migration do, and stays fresh.
+ringvm cpu-features --out "$T/host.json" 2>"$T/tmpl.err"
+./state-tool features-without "$T/host.json" avx2 >"$T/other.json" 2>>"$T/tmpl.err"
+ringvm cpu-template "$T/host.json" "$T/other.json" --out "$T/fleet.json" 2>>"$T/tmpl.err"
+rm -f "$T/t.sock"
+ringvm run --api-sock "$T/t.sock" --cpu-template "$T/fleet.json" --console none \
+	</dev/null >"$T/api.out" 2>"$T/api.err" &
+apid=$!
+n=0
+while [ ! -S "$T/t.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+c1=$(api "$T/t.sock" PUT /snapshot/load "{\"snapshot_path\": \"$L/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$L/vm.mem\"}}")
+r1=$(cat "$T/resp")
+c2=$(api "$T/t.sock" GET /)
+r2=$(cat "$T/resp")
+kill $apid 2>/dev/null
+wait $apid 2>/dev/null
+if ! grep -qw avx2 /proc/cpuinfo; then
+	bad api-load-refuses-masked-feature "this host has no AVX2 to mask"
+elif [ "$c1" = 400 ] && echo "$r1" | grep -q "under its CPU template.*avx2" &&
+	[ "$c2" = 200 ] && echo "$r2" | grep -q '"state":"Not started"' &&
+	[ "$(md5sum <"$L/disk.ext4")" = "$disk_md5" ]; then
+	ok api-load-refuses-masked-feature
+else
+	bad api-load-refuses-masked-feature "load $c1 $r1; then GET / $c2 $r2; $(tail -n 2 "$T/tmpl.err")"
 fi
 
 # Requests that need a running VM, before there is one; a load after the
