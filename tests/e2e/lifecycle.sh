@@ -43,7 +43,7 @@ vm=$!
 watch=$vm
 n=0
 while [ ! -S "$S" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-c1=$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$W/vmlinux\", \"initrd_path\": \"$W/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 rvhook=lifecycle lc_ticks=$TICKS lc_net=1\"}")
+c1=$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$W/vmlinux\", \"initrd_path\": \"$W/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet rvhook=lifecycle lc_ticks=$TICKS lc_net=1\"}")
 c2=$(api "$S" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "smt": false}')
 c3=$(api "$S" PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk.ext4\", \"is_root_device\": false, \"is_read_only\": false}")
 c4=$(api "$S" PUT /entropy '{}')

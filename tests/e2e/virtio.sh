@@ -55,7 +55,7 @@ want_seq=$(seq 1 300000 | md5)
 
 echo "--- e2e/virtio: one guest with 3 disks, a NIC and an RNG"
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
-	--cmdline "console=ttyS0 rvhook=virtio" --mem 512M --cpus 2 \
+	--cmdline "console=ttyS0 quiet rvhook=virtio" --mem 512M --cpus 2 \
 	--disk "$T/data.ext4" --disk "$T/ro.img,ro" --disk "$T/scratch.img" \
 	--net "tap=rvtap0,mac=$MAC" --rng --stats "$T/stats.txt" \
 	</dev/null >"$T/virtio.raw" 2>"$T/virtio.err"
@@ -161,7 +161,7 @@ fi
 cp data.ext4 "$T/sync.ext4"
 echo "--- e2e/virtio-blk-sync-backend"
 RINGVM_BLK_SYNC=1 timeout "$LIMIT" ringvm run --kernel vmlinux \
-	--initrd initrd.cpio.gz --cmdline "console=ttyS0 rvhook=blkwrite" \
+	--initrd initrd.cpio.gz --cmdline "console=ttyS0 quiet rvhook=blkwrite" \
 	--mem 256M --disk "$T/sync.ext4" --stats "$T/sync.stats" \
 	</dev/null >"$T/sync.raw" 2>"$T/sync.err"
 rc=$?
@@ -179,7 +179,7 @@ echo "--- e2e/virtio-console-echo"
 rm -f "$T/console.in"
 mkfifo "$T/console.in"
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
-	--cmdline "console=hvc0 rvhook=echo" --mem 256M --console virtio \
+	--cmdline "console=hvc0 quiet rvhook=echo" --mem 256M --console virtio \
 	<"$T/console.in" >"$T/console.raw" 2>"$T/console.err" &
 vm_pid=$!
 exec 3>"$T/console.in"
