@@ -105,14 +105,17 @@ static void show_result(const char *body)
 		printf("ringvm: migrated\n");
 		return;
 	}
-	printf("ringvm: migrated to %s: %llu rounds, %llu MiB sent (%llu pages, %llu zero pages), downtime %llu ms, total %llu ms\n",
+	/* throttle_percent only rises during a migration: at the end it is
+	 * the highest auto-converge reached. */
+	printf("ringvm: migrated to %s: %llu rounds, %llu MiB sent (%llu pages, %llu zero pages), downtime %llu ms, total %llu ms, vCPU throttle up to %llu%%\n",
 	       get_str(o, "destination_url"),
 	       (unsigned long long)get_u64(o, "round") + 1,
 	       (unsigned long long)(get_u64(o, "sent_bytes") >> 20),
 	       (unsigned long long)get_u64(o, "sent_pages"),
 	       (unsigned long long)get_u64(o, "zero_pages"),
 	       (unsigned long long)get_u64(o, "downtime_ms"),
-	       (unsigned long long)get_u64(o, "total_ms"));
+	       (unsigned long long)get_u64(o, "total_ms"),
+	       (unsigned long long)get_u64(o, "throttle_percent"));
 	json_object_put(o);
 }
 
