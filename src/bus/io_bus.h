@@ -4,8 +4,10 @@
 #ifndef RINGVM_BUS_IO_BUS_H
 #define RINGVM_BUS_IO_BUS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -22,6 +24,11 @@ struct io_range {
 	io_access_fn fn;
 	void *dev;
 	const char *name;
+	/* Exit accounting: accesses that reached this device, and the
+	 * nanoseconds its model spent on them. Written by any vCPU thread,
+	 * read live by GET /stats: relaxed atomics. */
+	atomic_uint_fast64_t accesses;
+	atomic_uint_fast64_t ns;
 };
 
 struct io_bus {
@@ -38,7 +45,12 @@ int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len,
 
 /* Dispatches one access. Returns false when no device claims addr..addr+len;
  * reads of unclaimed space then return all ones, as on real buses. */
-bool io_bus_access(const struct io_bus *bus, uint64_t addr, uint8_t *data,
+bool io_bus_access(struct io_bus *bus, uint64_t addr, uint8_t *data,
 		   uint32_t len, bool is_write);
+
+/* "PREFIX_NAME_accesses N count" and "PREFIX_NAME_ns N ns" for every range
+ * that saw an access (NAME with anything but [a-z0-9] turned into '_'). */
+void io_bus_print_stats(const struct io_bus *bus, const char *prefix,
+			FILE *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "vm/kvm_stats.h"
 #include "vm/vm.h"
 #include "vm/vm_internal.h"
 #include "vm/vcpu.h"
@@ -57,4 +58,17 @@ void vm_write_stats(struct vm *vm, FILE *out)
 								 memory_order_relaxed));
 	}
 	vm_devices_print_stats(vm, out);
+	/* Where the exits that reached ringvm went, and KVM's own counters,
+	 * which include the exits that never left the kernel. */
+	io_bus_print_stats(&vm->m.pio, "pio", out);
+	io_bus_print_stats(&vm->m.mmio, "mmio", out);
+	kvm_stats_print_fd(vm->m.vm_fd, "kvm_vm", out);
+	for (unsigned int i = 0; i < vm->m.nvcpus; i++) {
+		char prefix[32];
+
+		if (vm->m.vcpu[i].fd < 0)
+			continue;
+		snprintf(prefix, sizeof(prefix), "kvm_vcpu%u", i);
+		kvm_stats_print_fd(vm->m.vcpu[i].fd, prefix, out);
+	}
 }

@@ -17,6 +17,7 @@
 #include "arch/x86/regs.h"
 #include "arch/x86/vcpu_state.h"
 #include "devices/acpi_pm.h"
+#include "vm/kvm_stats.h"
 #include "vm/kvm_sys.h"
 #include "vm/machine.h"
 #include "vm/vcpu.h"
@@ -31,6 +32,7 @@ GUEST(cpuid);
 GUEST(hlt);
 GUEST(triple_fault);
 GUEST(counter);
+GUEST(exits);
 
 #define MAX_RECORDS 64
 #define PARAMS_MARK 0x7000 /* what the tests pass as RSI */
@@ -509,6 +511,70 @@ out_a:
 	return rc ? 1 : pass("pause-and-state");
 }
 
+static uint64_t range_accesses(const struct io_bus *bus, const char *name)
+{
+	for (unsigned int i = 0; i < bus->nr; i++)
+		if (!strcmp(bus->range[i].name, name))
+			return atomic_load(&bus->range[i].accesses);
+	return UINT64_MAX;
+}
+
+/* NAME's value in "NAME VALUE UNIT" lines, or UINT64_MAX. */
+static uint64_t stat_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, name, n) && l[n] == ' ')
+			return strtoull(l + n + 1, NULL, 10);
+	return UINT64_MAX;
+}
+
+/* Exit accounting against a guest that makes a known number of exits:
+ * ringvm's per-vCPU and per-device counters, and KVM's own. */
+static int test_exit_accounting(int kvm_fd)
+{
+	const char *name = "exit-accounting";
+	struct rig r;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m;
+	struct vcpu_stats *vs;
+	uint64_t kio, kmmio;
+	int rc = 0;
+
+	if (run_guest(name, kvm_fd, true, guest_exits, guest_exits_end,
+		      OUTCOME_POWEROFF, &r))
+		return 1;
+	vs = &r.m.vcpu[0].stats;
+	m = open_memstream(&text, &len);
+	if (!m || kvm_stats_print_fd(r.m.vcpu[0].fd, "kvm", m) <= 0) {
+		if (m)
+			fclose(m);
+		free(text);
+		machine_destroy(&r.m);
+		return failf(name, "no KVM statistics for the vCPU (KVM_GET_STATS_FD)");
+	}
+	fclose(m);
+	kio = stat_value(text, "kvm_io_exits");
+	kmmio = stat_value(text, "kvm_mmio_exits");
+	if (atomic_load(&vs->io) != 1001 || atomic_load(&vs->mmio) != 300 ||
+	    range_accesses(&r.m.pio, "probe-in") != 1000 ||
+	    range_accesses(&r.m.pio, "acpi-pm") != 1 ||
+	    range_accesses(&r.m.mmio, "probe-mmio") != 300 ||
+	    kio != 1001 || kmmio != 300)
+		rc = failf(name, "vCPU io %llu mmio %llu (want 1001, 300); devices probe-in %llu acpi-pm %llu probe-mmio %llu (want 1000, 1, 300); KVM io_exits %llu mmio_exits %llu (want 1001, 300)",
+			   (unsigned long long)atomic_load(&vs->io),
+			   (unsigned long long)atomic_load(&vs->mmio),
+			   (unsigned long long)range_accesses(&r.m.pio, "probe-in"),
+			   (unsigned long long)range_accesses(&r.m.pio, "acpi-pm"),
+			   (unsigned long long)range_accesses(&r.m.mmio, "probe-mmio"),
+			   (unsigned long long)kio, (unsigned long long)kmmio);
+	free(text);
+	machine_destroy(&r.m);
+	return rc ? rc : pass("exit-accounting");
+}
+
 int main(void)
 {
 	struct rv_err err;
@@ -530,6 +596,7 @@ int main(void)
 	failed += test_hlt(kvm_fd);
 	failed += test_triple_fault(kvm_fd);
 	failed += test_pause_and_state(kvm_fd);
+	failed += test_exit_accounting(kvm_fd);
 	close(kvm_fd);
 	return failed ? 1 : 0;
 }
