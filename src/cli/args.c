@@ -40,6 +40,8 @@ enum flag_id {
 	F_AUTO_CONVERGE,
 	F_CPU_TEMPLATE,
 	F_MEM_BACKING,
+	F_INTERVAL,
+	F_COUNT,
 	F_HELP,
 };
 
@@ -49,7 +51,8 @@ enum flag_id {
 #define C_SNAPSHOT (1u << CLI_SNAPSHOT)
 #define C_CLIENT   (1u << CLI_PAUSE | 1u << CLI_RESUME | 1u << CLI_STATS)
 #define C_MIGRATE  (1u << CLI_MIGRATE)
-#define C_ALL      (C_RUN | C_RESTORE | C_SNAPSHOT | C_CLIENT | C_MIGRATE)
+#define C_TOP      (1u << CLI_TOP)
+#define C_ALL      (C_RUN | C_RESTORE | C_SNAPSHOT | C_CLIENT | C_MIGRATE | C_TOP)
 #define C_CPU      (1u << CLI_CPU_FEATURES | 1u << CLI_CPU_TEMPLATE)
 
 struct flag {
@@ -86,6 +89,8 @@ static const struct flag flags[] = {
 	{ "auto-converge",      F_AUTO_CONVERGE, false, false, C_MIGRATE },
 	{ "cpu-template",       F_CPU_TEMPLATE, true,  false, C_RUN | C_RESTORE },
 	{ "mem-backing",        F_MEM_BACKING,  true,  false, C_RUN },
+	{ "interval",           F_INTERVAL,     true,  false, C_TOP },
+	{ "count",              F_COUNT,        true,  false, C_TOP },
 	{ "help",               F_HELP,         false, false, C_ALL | C_CPU },
 };
 
@@ -97,6 +102,8 @@ static const char usage_text[] =
 "                                            snapshot a running VM\n"
 "       ringvm pause|resume --api-sock PATH  pause or resume a running VM\n"
 "       ringvm stats --api-sock PATH         a running VM's counters (JSON)\n"
+"       ringvm top --api-sock PATH           its exits and device accesses\n"
+"                                            per second, refreshed\n"
 "       ringvm migrate --api-sock PATH --to URL\n"
 "                                            move a running VM to another\n"
 "                                            ringvm (run --incoming URL)\n"
@@ -302,6 +309,24 @@ static const char migrate_usage_text[] =
 "Exit status 0 once the guest runs at the destination; 1 with one line\n"
 "on stderr otherwise, and the guest goes on here as it was.\n";
 
+static const char top_usage_text[] =
+"usage: ringvm top --api-sock PATH [--interval TIME] [--count N]\n"
+"\n"
+"A running VM's counters as rates, refreshed like kvm_stat: every counter\n"
+"of GET /stats that moved during the interval (VM exits by vCPU, the port\n"
+"and MMIO accesses each device model took, KVM's own exit counters,\n"
+"device requests and interrupts), busiest first, with its total and its\n"
+"rate per second.\n"
+"\n"
+"  --interval TIME      between reports: N or Nms (milliseconds), Ns\n"
+"                       (seconds) (default: 1s)\n"
+"  --count N            print N reports one after the other, then exit\n"
+"                       (default: refresh in place until interrupted)\n"
+"  -h, --help           this text\n"
+"\n"
+"Exit status 0 after --count reports (or on Ctrl-C); 1 with one line on\n"
+"stderr when the VM cannot be asked (gone, not a ringvm).\n";
+
 static const char cpu_usage_text[] =
 "usage: ringvm cpu-features [--out FILE]\n"
 "       ringvm cpu-template FILE FILE... [--out FILE]\n"
@@ -349,6 +374,8 @@ const char *cli_command_usage(enum cli_action cmd)
 		return client_usage_text;
 	case CLI_MIGRATE:
 		return migrate_usage_text;
+	case CLI_TOP:
+		return top_usage_text;
 	case CLI_CPU_FEATURES:
 	case CLI_CPU_TEMPLATE:
 		return cpu_usage_text;
@@ -364,6 +391,7 @@ static void opts_defaults(struct cli_opts *o)
 	o->cfg.mem_size = VM_DEFAULT_MEM;
 	o->cfg.ncpus = 1;
 	o->cfg.console = CONSOLE_SERIAL;
+	o->interval_ms = 1000;
 }
 
 static const struct flag *find_flag(enum cli_action cmd, const char *name,
@@ -420,7 +448,8 @@ static int parse_mem(const char *v, uint64_t *out, struct rv_err *err)
 }
 
 /* A duration, 1 ms to an hour: N (milliseconds), Nms or Ns. */
-static int parse_ms(const char *v, uint32_t *out, struct rv_err *err)
+static int parse_ms(const char *flag, const char *v, uint32_t *out,
+		    struct rv_err *err)
 {
 	unsigned long n = 0, scale = 1;
 	const char *p = v;
@@ -433,9 +462,9 @@ static int parse_ms(const char *v, uint32_t *out, struct rv_err *err)
 	else if (*p && strcmp(p, "ms"))
 		p = v;
 	if (p == v)
-		return rv_fail(err, "--max-downtime: '%.32s' is not a duration (N, Nms or Ns)", v);
+		return rv_fail(err, "--%s: '%.32s' is not a duration (N, Nms or Ns)", flag, v);
 	if (n < 1 || n > 3600000 / scale)
-		return rv_fail(err, "--max-downtime: %.32s is outside 1 ms to 3600 s", v);
+		return rv_fail(err, "--%s: %.32s is outside 1 ms to 3600 s", flag, v);
 	*out = (uint32_t)(n * scale);
 	return 0;
 }
@@ -718,7 +747,21 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		o->migrate_to = value;
 		return mig_url_check(value, err);
 	case F_MAX_DOWNTIME:
-		return parse_ms(value, &o->max_downtime_ms, err);
+		return parse_ms("max-downtime", value, &o->max_downtime_ms, err);
+	case F_INTERVAL:
+		return parse_ms("interval", value, &o->interval_ms, err);
+	case F_COUNT: {
+		unsigned long n = 0;
+		const char *p = value;
+
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (n <= 1000000)
+				n = n * 10 + (unsigned long)(*p - '0');
+		if (p == value || *p || n < 1 || n > 1000000)
+			return rv_fail(err, "--count: '%.32s' is not a number from 1 to 1000000", value);
+		o->count = (uint32_t)n;
+		return 0;
+	}
 	case F_AUTO_CONVERGE:
 		o->auto_converge = true;
 		return 0;
@@ -867,6 +910,7 @@ static const struct {
 	{ "migrate", CLI_MIGRATE },
 	{ "cpu-features", CLI_CPU_FEATURES },
 	{ "cpu-template", CLI_CPU_TEMPLATE },
+	{ "top", CLI_TOP },
 };
 
 static int find_command(const char *name, enum cli_action *cmd)

@@ -23,6 +23,7 @@ enum cli_action {
 	CLI_MIGRATE,       /* ringvm migrate --api-sock S --to URL */
 	CLI_CPU_FEATURES,  /* ringvm cpu-features */
 	CLI_CPU_TEMPLATE,  /* ringvm cpu-template FILE... */
+	CLI_TOP,           /* ringvm top --api-sock S */
 	CLI_HELP,          /* ringvm --help / ringvm help */
 	CLI_COMMAND_HELP,  /* ringvm COMMAND --help / ringvm help COMMAND */
 	CLI_VERSION,
@@ -51,6 +52,8 @@ struct cli_opts {
 	const char *migrate_to;     /* migrate --to URL */
 	uint32_t max_downtime_ms;   /* migrate; 0: the VMM's default */
 	bool auto_converge;         /* migrate */
+	uint32_t interval_ms;       /* top: between reports (default 1 s) */
+	uint32_t count;             /* top: reports, then exit; 0: until ^C */
 };
 
 /* Parses argv (argv[0] is the program name). On error returns -1 with a

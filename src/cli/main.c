@@ -8,6 +8,7 @@
 #include "cli/client.h"
 #include "cli/cpu_cmds.h"
 #include "cli/run.h"
+#include "cli/top.h"
 #include "vm/vm.h"
 
 int main(int argc, char *argv[])
@@ -43,6 +44,8 @@ int main(int argc, char *argv[])
 		return cli_client(action, &opts);
 	case CLI_MIGRATE:
 		return cli_migrate(&opts);
+	case CLI_TOP:
+		return cli_top(&opts);
 	case CLI_CPU_FEATURES:
 	case CLI_CPU_TEMPLATE:
 		return cli_cpu(action, &opts);

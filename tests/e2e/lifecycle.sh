@@ -10,6 +10,7 @@
 # tests: e2e/api-get-vm-config e2e/api-refuses-unsupported-field
 # tests: e2e/api-refuses-pci-off e2e/api-preboot-only-after-start
 # tests: e2e/api-stats-live e2e/pause-stops-guest e2e/resume-continues
+# tests: e2e/api-stats-exit-accounting e2e/ringvm-top-rates
 # tests: e2e/snapshot-restore-continues e2e/snapshot-data-on-image
 # tests: e2e/restore-twice e2e/restore-paused-then-resume
 # tests: e2e/api-send-ctrl-alt-del e2e/snapshot-failure-keeps-guest
@@ -101,6 +102,33 @@ case $c12:$r12 in
 200:*'"vcpu0_exits":'[1-9]*'"blk0_requests":'[1-9]*) ok api-stats-live ;;
 *) bad api-stats-live "status $c12: $(echo "$r12" | head -c 300)" ;;
 esac
+# Exit accounting, live: per device (the serial port the guest's ticks go
+# through), and KVM's own per-vCPU counters (KVM_GET_STATS_FD), which go on
+# growing while the guest ticks.
+stat_of() { echo "$2" | tr ',{}' '\n\n\n' | sed -n "s/^\"$1\":\([0-9]*\)$/\1/p"; }
+wait_tick "$T/boot.log" $(($(last_tick "$T/boot.log") + 2))
+api "$S" GET /stats >/dev/null
+r13=$(cat "$T/resp")
+k1=$(stat_of kvm_vcpu0_exits "$r12") k2=$(stat_of kvm_vcpu0_exits "$r13")
+com=$(stat_of pio_com1_accesses "$r13") halts=$(stat_of kvm_vcpu0_halt_exits "$r13")
+if [ -n "$k1" ] && [ -n "$k2" ] && [ "$k2" -gt "$k1" ] &&
+	[ "${com:-0}" -gt 0 ] && [ -n "$halts" ]; then
+	ok api-stats-exit-accounting
+else
+	bad api-stats-exit-accounting "KVM exits $k1 then $k2, com1 accesses $com, KVM halt exits $halts: $(echo "$r13" | head -c 400)"
+fi
+# ringvm top: two reports half a second apart, each with the vCPU's KVM
+# exits moving at a positive rate.
+timeout 30 ringvm top --api-sock "$S" --interval 500ms --count 2 \
+	>"$T/top.out" 2>"$T/top.err"
+trc=$?
+reports=$(grep -c '^ringvm top: ' "$T/top.out")
+rates=$(awk '$1 == "kvm_vcpu0_exits" && $3 > 0 { n++ } END { print n + 0 }' "$T/top.out")
+if [ $trc = 0 ] && [ "$reports" = 2 ] && [ "$rates" = 2 ]; then
+	ok ringvm-top-rates
+else
+	bad ringvm-top-rates "status $trc, $reports reports, $rates with KVM exits moving: $(head -c 300 "$T/top.out") $(cat "$T/top.err")"
+fi
 
 # 2. Pause: the counter stops (for 3 s of host time); resume: it goes on.
 ringvm pause --api-sock "$S" 2>"$T/pause.err"
