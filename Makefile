@@ -22,7 +22,7 @@ ASANOBJS := $(LIBSRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate fuzz unit-bins
+.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate bench-exits fuzz unit-bins
 
 all: $(BUILD)/ringvm
 
@@ -75,6 +75,16 @@ $(BUILD)/bench/rvmicro: bench/overhead/rvmicro.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<
 
+# What one exit of each kind costs (guest-timed; needs hardware KVM): the
+# KVM tier's rig and guest programs of its own.
+EXITCOST_SRCS := bench/overhead/exitcost.c bench/overhead/exitcost_guests.S \
+	tests/kvm/rig.c
+
+$(BUILD)/bench/exitcost: $(EXITCOST_SRCS) tests/kvm/rig.h $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -Itests -o $@ $(EXITCOST_SRCS) \
+		$(LIBOBJS) $(LDFLAGS_RV) $(LDLIBS_RV) -lm
+
 deps:
 	scripts/install-deps.sh
 
@@ -83,7 +93,7 @@ images: deps
 
 test: deps
 	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool \
-		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro
+		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost
 	scripts/guest-images.sh
 	tests/run-all.sh
 
@@ -111,6 +121,10 @@ bench-migrate: deps
 	$(MAKE) all
 	scripts/guest-images.sh
 	bench/migrate.sh
+
+bench-exits: deps
+	$(MAKE) all $(BUILD)/bench/exitcost
+	bench/exits.sh
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)

@@ -4,7 +4,7 @@
 # end-to-end tier, in that order. Files are in the current directory.
 W=$(pwd)
 echo "=== kvm tier"
-# Eight tiny guests take seconds; a hang is a failure, never a stall.
+# Tiny guests take seconds; a hang is a failure, never a stall.
 timeout -k 5 "${RINGVM_KVM_TIMEOUT:-300}" ./kvm-tests
 rc=$?
 [ $rc = 124 ] || [ $rc = 137 ] && echo "FAIL kvm/tier: kvm-tests did not finish within ${RINGVM_KVM_TIMEOUT:-300} s"

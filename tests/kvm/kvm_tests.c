@@ -17,6 +17,7 @@
 #include "arch/x86/regs.h"
 #include "arch/x86/vcpu_state.h"
 #include "devices/acpi_pm.h"
+#include "kvm/rig.h"
 #include "vm/kvm_stats.h"
 #include "vm/kvm_sys.h"
 #include "vm/machine.h"
@@ -33,79 +34,6 @@ GUEST(hlt);
 GUEST(triple_fault);
 GUEST(counter);
 GUEST(exits);
-
-#define MAX_RECORDS 64
-#define PARAMS_MARK 0x7000 /* what the tests pass as RSI */
-
-/* A test device: records port 0xe0 writes and MMIO accesses. */
-struct probe {
-	pthread_mutex_t lock;
-	uint64_t rec[MAX_RECORDS];
-	unsigned int nrec;
-	uint32_t mmio_last;
-	/* MMIO stores, apart from rec: offset, width and the whole value. */
-	struct mmio_store { uint64_t off, value; uint32_t len; } mmio[MAX_RECORDS];
-	unsigned int nmmio;
-};
-
-static void probe_record(struct probe *p, uint64_t v)
-{
-	pthread_mutex_lock(&p->lock);
-	if (p->nrec < MAX_RECORDS)
-		p->rec[p->nrec++] = v;
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void probe_out(void *dev, uint64_t off, uint8_t *data, uint32_t len,
-		      bool is_write)
-{
-	uint64_t v = 0;
-
-	(void)off;
-	if (!is_write)
-		return;
-	memcpy(&v, data, len);
-	probe_record(dev, v);
-}
-
-static void probe_in(void *dev, uint64_t off, uint8_t *data, uint32_t len,
-		     bool is_write)
-{
-	const uint32_t value = 0xab12cd34;
-
-	(void)dev;
-	(void)off;
-	if (!is_write)
-		memcpy(data, &value, len > 4 ? 4 : len);
-}
-
-static void probe_mmio(void *dev, uint64_t off, uint8_t *data, uint32_t len,
-		       bool is_write)
-{
-	struct probe *p = dev;
-	uint64_t v = 0;
-
-	if (is_write) {
-		memcpy(&v, data, len > 8 ? 8 : len);
-		if (off == 0)
-			p->mmio_last = (uint32_t)v;
-		pthread_mutex_lock(&p->lock);
-		if (p->nmmio < MAX_RECORDS)
-			p->mmio[p->nmmio++] = (struct mmio_store){ off, v, len };
-		pthread_mutex_unlock(&p->lock);
-	} else {
-		/* Offset 4 answers with the complement of what offset 0 got. */
-		v = off == 4 ? (uint32_t)~p->mmio_last : 0;
-		memcpy(data, &v, len > 8 ? 8 : len);
-	}
-}
-
-struct rig {
-	struct machine m;
-	struct probe probe;
-	struct acpi_pm pm;
-	struct rv_err err;
-};
 
 static int failf(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -130,68 +58,6 @@ static int pass(const char *name)
 	return 0;
 }
 
-/* Builds a one-vCPU machine running `code` at 1 MiB in 64-bit mode. */
-static int rig_setup(struct rig *r, int kvm_fd, bool irqchip,
-		     const uint8_t *code, const uint8_t *end)
-{
-	struct machine_opts mo = { .mem_size = 512ull << 20, .nvcpus = 1,
-				   .irqchip = irqchip };
-	struct x86_boot_info bi = { .mode = X86_BOOT_LINUX64,
-				    .entry = X86_HIGH_MEM_GPA,
-				    .params_gpa = PARAMS_MARK };
-	struct x86_cpuid_opts co = { .cpu_index = 0, .ncpus = 1 };
-	struct x86_cpuid cpuid;
-
-	memset(r, 0, sizeof(*r));
-	pthread_mutex_init(&r->probe.lock, NULL);
-	if (machine_create(&r->m, kvm_fd, &mo, &r->err) < 0)
-		return -1;
-	co.tsc_deadline = r->m.tsc_deadline;
-	acpi_pm_init(&r->pm, machine_vm_ctl(&r->m), X86_ACPI_S5_SLP_TYP,
-		     X86_ACPI_RESET_VALUE);
-	cpuid = r->m.supported_cpuid;
-	if (io_bus_add(&r->m.pio, 0xe0, 4, probe_out, &r->probe, "probe-out",
-		       &r->err) < 0 ||
-	    io_bus_add(&r->m.pio, 0xe4, 4, probe_in, &r->probe, "probe-in",
-		       &r->err) < 0 ||
-	    io_bus_add(&r->m.pio, X86_PORT_ACPI_SLEEP_CTL, 4, acpi_pm_io,
-		       &r->pm, "acpi-pm", &r->err) < 0 ||
-	    io_bus_add(&r->m.mmio, 0xd0000000, 0x1000, probe_mmio, &r->probe,
-		       "probe-mmio", &r->err) < 0 ||
-	    guest_mem_write(&r->m.mem, X86_HIGH_MEM_GPA, code,
-			    (uint64_t)(end - code)) < 0 ||
-	    x86_cpuid_shape(&cpuid, &co, &r->err) < 0 ||
-	    x86_vcpu_setup(r->m.vcpu[0].fd, &cpuid, &r->err) < 0 ||
-	    x86_vcpu_boot_regs(r->m.vcpu[0].fd, &r->m.mem, &bi, &r->err) < 0) {
-		machine_destroy(&r->m);
-		return -1;
-	}
-	return 0;
-}
-
-/* Runs until the machine stops or 20 s pass (then it is stopped). */
-static enum machine_outcome rig_run(struct rig *r)
-{
-	struct pollfd p = { .fd = r->m.stop_efd, .events = POLLIN };
-
-	if (machine_start(&r->m, &r->err) < 0)
-		return OUTCOME_RUNNING;
-	while (poll(&p, 1, 20000) < 0 && errno == EINTR)
-		;
-	if (machine_outcome(&r->m) == OUTCOME_RUNNING)
-		machine_stop(&r->m, OUTCOME_SIGNAL);
-	machine_join(&r->m);
-	return machine_outcome(&r->m);
-}
-
-static const char *outcome_name(enum machine_outcome o)
-{
-	static const char *const names[] = { "still running (timeout)",
-		"poweroff", "reboot", "crash", "stopped (timeout)" };
-
-	return names[o];
-}
-
 /* Sets up, runs, and checks the outcome; leaves the machine for checks. */
 static int run_guest(const char *name, int kvm_fd, bool irqchip,
 		     const uint8_t *code, const uint8_t *end,
@@ -206,8 +72,8 @@ static int run_guest(const char *name, int kvm_fd, bool irqchip,
 	got = rig_run(r);
 	if (got != want) {
 		machine_destroy(&r->m);
-		return failf(name, "outcome %s, expected %s", outcome_name(got),
-			     outcome_name(want));
+		return failf(name, "outcome %s, expected %s", rig_outcome_name(got),
+			     rig_outcome_name(want));
 	}
 	return 0;
 }
