@@ -102,12 +102,15 @@ api() {
 			--unix-socket "$1" -X "$2" "http://localhost$3"
 	fi
 }
+# start_api SOCK [ARGS...]: a fresh ringvm serving SOCK, started with ARGS.
 start_api() {
-	rm -f "$1"
-	ringvm run --api-sock "$1" --console none </dev/null >"$T/api.out" 2>"$T/api.err" &
+	sock=$1
+	shift
+	rm -f "$sock"
+	ringvm run --api-sock "$sock" --console none "$@" </dev/null >"$T/api.out" 2>"$T/api.err" &
 	apid=$!
 	n=0
-	while [ ! -S "$1" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	while [ ! -S "$sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 }
 
 # A fresh ringvm refuses a bad snapshot with 400 and is still there,
@@ -133,12 +136,7 @@ fi
 ringvm cpu-features --out "$T/host.json" 2>"$T/tmpl.err"
 ./state-tool features-without "$T/host.json" avx2 >"$T/other.json" 2>>"$T/tmpl.err"
 ringvm cpu-template "$T/host.json" "$T/other.json" --out "$T/fleet.json" 2>>"$T/tmpl.err"
-rm -f "$T/t.sock"
-ringvm run --api-sock "$T/t.sock" --cpu-template "$T/fleet.json" --console none \
-	</dev/null >"$T/api.out" 2>"$T/api.err" &
-apid=$!
-n=0
-while [ ! -S "$T/t.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+start_api "$T/t.sock" --cpu-template "$T/fleet.json"
 c1=$(api "$T/t.sock" PUT /snapshot/load "{\"snapshot_path\": \"$L/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$L/vm.mem\"}}")
 r1=$(cat "$T/resp")
 c2=$(api "$T/t.sock" GET /)
