@@ -103,6 +103,13 @@ else
 	result FAIL host/overhead-report "$(grep -E '^(FAIL|ERROR):|Error' "$LOG/overhead-report.log" | head -n 3 | tr '\n' ' ')"
 fi
 
+# The harness's verdicts on L1 kernel panics (which are retried).
+line=$(bash tests/tools/panic_verdicts.sh 2>&1 | tail -n 1)
+case $line in
+"PASS host/harness-panic-verdicts") result PASS host/harness-panic-verdicts ;;
+*) result FAIL host/harness-panic-verdicts "${line#*: }" ;;
+esac
+
 echo "=== fuzz (libFuzzer, bounded)"
 tests/fuzz/run.sh "${RINGVM_FUZZ_SECONDS:-90}" >"$LOG/fuzz.log" 2>&1
 for t in $(grep -v '^#' tests/fuzz/targets | awk 'NF { print $1 }'); do
