@@ -245,8 +245,21 @@ static bool start(struct blk_queue *q, struct blk_slot *s)
 	return true;
 }
 
+/* The queue waits for a reset (DEVICE_NEEDS_RESET, virtio 1.2, 2.1.2).
+ * Returns false, for take_chains. */
+static bool queue_break(struct blk_queue *q)
+{
+	q->broken = true;
+	virtio_pci_needs_reset(&q->b->t);
+	return false;
+}
+
 /* Takes chains while there are free slots. Returns false once the queue
- * is empty, broken, out of slots or out of bounce memory. */
+ * is empty, broken, out of slots or out of bounce memory. A chain that
+ * cannot be answered (the virtqueue refuses it, or it has no writable
+ * byte for the status) breaks the queue: completing it would leave the
+ * driver reading a status byte the device never wrote, which a driver
+ * may well take for success. */
 static bool take_chains(struct blk_queue *q)
 {
 	struct virtio_blk *b = q->b;
@@ -258,15 +271,16 @@ static bool take_chains(struct blk_queue *q)
 		case VIRTQ_EMPTY:
 			return true;
 		case VIRTQ_BROKEN:
-			q->broken = true;
-			virtio_pci_needs_reset(&b->t);
-			return false;
+			return queue_break(q);
 		case VIRTQ_BAD_CHAIN:
 			count(&b->stats.bad_chains, 1);
-			virtq_push(q->vq, s->chain.head, 0);
-			q->pushed = true;
-			continue;
+			return queue_break(q);
 		case VIRTQ_OK:
+			if (s->chain.in_len == 0) {
+				count(&b->stats.bad_chains, 1);
+				virtq_unpop(q->vq, 1);
+				return queue_break(q);
+			}
 			q->free = s->next_free;
 			if (start(q, s))
 				continue;
@@ -662,6 +676,11 @@ void virtio_blk_free(struct virtio_blk *b)
 struct virtio_pci *virtio_blk_transport(struct virtio_blk *b)
 {
 	return &b->t;
+}
+
+struct ev_loop *virtio_blk_loop(struct virtio_blk *b)
+{
+	return b->loop;
 }
 
 bool virtio_blk_uses_uring(const struct virtio_blk *b)

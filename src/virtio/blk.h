@@ -59,7 +59,10 @@ struct virtio_blk *virtio_blk_new(const struct virtio_blk_opts *o,
 				  const struct guest_mem *mem,
 				  struct msix_sink sink, struct rv_err *err);
 void virtio_blk_free(struct virtio_blk *b);
+struct ev_loop;
 struct virtio_pci *virtio_blk_transport(struct virtio_blk *b);
+/* The I/O thread serving the device (its seccomp filter: vm/sandbox.h). */
+struct ev_loop *virtio_blk_loop(struct virtio_blk *b);
 /* "NAME VALUE UNIT" lines (NAME prefixed with prefix): requests, bytes,
  * flushes, kicks, interrupts, errors. */
 void virtio_blk_print_stats(struct virtio_blk *b, const char *prefix, FILE *out);
