@@ -149,6 +149,8 @@ static int build_config(struct api_ctl *c, char *msg)
 	cfg->serial_log = c->opts.serial_log;
 	cfg->stats_path = c->opts.stats_path;
 	cfg->allow_slow_backend = c->opts.allow_slow_backend;
+	cfg->seccomp = c->opts.seccomp;
+	cfg->mem_merge = c->opts.mem_merge;
 	cfg->rng = f->entropy;
 	cfg->cpu_template_json = c->cpu_config;
 	cfg->cpu_template = c->cpu_config ? NULL : c->opts.cpu_template;
@@ -375,6 +377,8 @@ static void *incoming_main(void *arg)
 			.console = c->opts.console, .serial_log = c->opts.serial_log,
 			.stats_path = c->opts.stats_path,
 			.allow_slow_backend = c->opts.allow_slow_backend,
+			.seccomp = c->opts.seccomp,
+			.mem_merge = c->opts.mem_merge,
 			.cpu_template = c->opts.cpu_template,
 			.mem_backing = c->opts.mem_backing,
 			.console_set = c->opts.console != CONSOLE_SERIAL,
@@ -442,6 +446,8 @@ int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,
 		.paused = !l->resume_vm, .console = c->opts.console, .serial_log = c->opts.serial_log,
 		.stats_path = c->opts.stats_path,
 		.allow_slow_backend = c->opts.allow_slow_backend,
+		.seccomp = c->opts.seccomp,
+		.mem_merge = c->opts.mem_merge,
 		.cpu_template = c->opts.cpu_template,
 		.mem_backing = c->opts.mem_backing,
 	};

@@ -22,6 +22,8 @@ struct api_run_opts {
 	const char *serial_log;
 	const char *stats_path;
 	bool allow_slow_backend;
+	bool seccomp;                 /* --seccomp */
+	bool mem_merge;               /* --mem-merge */
 	const char *cpu_template;     /* --cpu-template, unless PUT /cpu-config */
 	enum guest_mem_backing mem_backing; /* --mem-backing, unless huge_pages 2M */
 };

@@ -21,6 +21,8 @@
 
 #include <json-c/json.h>
 
+#include "util/sigmask.h"
+
 #define EV_BATCH        32
 #define LISTEN_BACKLOG  128
 #define IN_FIRST        4096
@@ -843,7 +845,7 @@ struct http_server *http_server_start_opts(const char *path,
 		goto fail_epoll;
 	/* Created with every signal blocked: the thread (and the handler
 	 * threads it starts) never takes one meant for the main thread. */
-	sigfillset(&all);
+	sigfill_but_sigsys(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&s->thread, NULL, server_thread, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -26,6 +26,8 @@ enum flag_id {
 	F_RNG,
 	F_SERIAL_LOG,
 	F_ALLOW_SLOW,
+	F_SECCOMP,
+	F_MEM_MERGE,
 	F_STATS,
 	F_API_SOCK,
 	F_CONFIG_FILE,
@@ -75,6 +77,8 @@ static const struct flag flags[] = {
 	{ "rng",                F_RNG,          false, false, C_RUN },
 	{ "serial-log",         F_SERIAL_LOG,   true,  false, C_RUN | C_RESTORE },
 	{ "allow-slow-backend", F_ALLOW_SLOW,   false, false, C_RUN | C_RESTORE },
+	{ "seccomp",            F_SECCOMP,      true,  false, C_RUN | C_RESTORE },
+	{ "mem-merge",          F_MEM_MERGE,    false, false, C_RUN | C_RESTORE },
 	{ "stats",              F_STATS,        true,  false, C_RUN | C_RESTORE },
 	{ "api-sock",           F_API_SOCK,     true,  false, C_ALL },
 	{ "config-file",        F_CONFIG_FILE,  true,  false, C_RUN },
@@ -130,7 +134,8 @@ static const char usage_text[] =
 "  2      the guest crashed (triple fault, KVM internal error, emulation\n"
 "         failure); a register dump is printed on stderr\n"
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
-"         the guest first)\n";
+"         the guest first); 159 (SIGSYS): a thread made a system call\n"
+"         its seccomp allow-list denies, named on stderr\n";
 
 static const char run_usage_text[] =
 "usage: ringvm run --kernel PATH [options]\n"
@@ -175,6 +180,15 @@ static const char run_usage_text[] =
 "  --rng                add a virtio-rng device (entropy from the host)\n"
 "                       (default: off)\n"
 "  --allow-slow-backend run even when /dev/kvm is kvm_pvm (see below)\n"
+"  --seccomp on|off     confine each thread to the system calls its kind\n"
+"                       needs (vCPU, device I/O, control), from before the\n"
+"                       guest runs; a denied call stops ringvm with a line\n"
+"                       naming it and status 159. off: for debugging\n"
+"                       (default: on)\n"
+"  --mem-merge          let the host's KSM merge guest pages with equal\n"
+"                       content (saves memory across many guests, but a\n"
+"                       guest can time another's pages); guest RAM is\n"
+"                       never in ringvm's core dumps (default: off)\n"
 "  --stats PATH         when the guest stops, write counters to PATH as\n"
 "                       \"NAME VALUE UNIT\" lines: VM exits per vCPU, peak\n"
 "                       RSS, resident guest RAM, per-device requests,\n"
@@ -228,7 +242,8 @@ static const char run_usage_text[] =
 "  2      the guest crashed (triple fault, KVM internal error, emulation\n"
 "         failure); a register dump is printed on stderr\n"
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
-"         the guest first)\n";
+"         the guest first); 159 (SIGSYS): a thread made a system call\n"
+"         its seccomp allow-list denies, named on stderr\n";
 
 static const char restore_usage_text[] =
 "usage: ringvm restore --state FILE --mem FILE [options]\n"
@@ -254,8 +269,8 @@ static const char restore_usage_text[] =
 "  --console serial|none\n"
 "                       the serial console on stdin/stdout, or not (a\n"
 "                       guest with a virtio console keeps it on stdio)\n"
-"  --serial-log PATH, --stats PATH, --allow-slow-backend, --id ID\n"
-"                       as for ringvm run\n"
+"  --serial-log PATH, --stats PATH, --allow-slow-backend, --seccomp on|off,\n"
+"  --mem-merge, --id ID as for ringvm run\n"
 "  -h, --help           this text\n"
 "\n"
 "EXIT STATUS: as for ringvm run.\n";
@@ -391,6 +406,7 @@ static void opts_defaults(struct cli_opts *o)
 	o->cfg.mem_size = VM_DEFAULT_MEM;
 	o->cfg.ncpus = 1;
 	o->cfg.console = CONSOLE_SERIAL;
+	o->cfg.seccomp = true;
 	o->interval_ms = 1000;
 }
 
@@ -466,6 +482,23 @@ static int parse_ms(const char *flag, const char *v, uint32_t *out,
 	if (n < 1 || n > 3600000 / scale)
 		return rv_fail(err, "--%s: %.32s is outside 1 ms to 3600 s", flag, v);
 	*out = (uint32_t)(n * scale);
+	return 0;
+}
+
+/* A whole number from 1 to 1000000 (digits only). */
+static int parse_1m(const char *flag, const char *v, uint32_t *out,
+		    struct rv_err *err)
+{
+	unsigned long n = 0;
+	const char *p = v;
+
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (n <= 1000000)
+			n = n * 10 + (unsigned long)(*p - '0');
+	if (p == v || *p || n < 1 || n > 1000000)
+		return rv_fail(err, "--%s: '%.32s' is not a number from 1 to 1000000",
+			       flag, v);
+	*out = (uint32_t)n;
 	return 0;
 }
 
@@ -717,6 +750,15 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 	case F_ALLOW_SLOW:
 		cfg->allow_slow_backend = true;
 		return 0;
+	case F_SECCOMP:
+		if (strcmp(value, "on") && strcmp(value, "off"))
+			return rv_fail(err, "--seccomp: '%.64s' is not on or off",
+				       value);
+		cfg->seccomp = !strcmp(value, "on");
+		return 0;
+	case F_MEM_MERGE:
+		cfg->mem_merge = true;
+		return 0;
 	case F_STATS:
 		cfg->stats_path = value;
 		return 0;
@@ -750,18 +792,8 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		return parse_ms("max-downtime", value, &o->max_downtime_ms, err);
 	case F_INTERVAL:
 		return parse_ms("interval", value, &o->interval_ms, err);
-	case F_COUNT: {
-		unsigned long n = 0;
-		const char *p = value;
-
-		for (; *p >= '0' && *p <= '9'; p++)
-			if (n <= 1000000)
-				n = n * 10 + (unsigned long)(*p - '0');
-		if (p == value || *p || n < 1 || n > 1000000)
-			return rv_fail(err, "--count: '%.32s' is not a number from 1 to 1000000", value);
-		o->count = (uint32_t)n;
-		return 0;
-	}
+	case F_COUNT:
+		return parse_1m("count", value, &o->count, err);
 	case F_AUTO_CONVERGE:
 		o->auto_converge = true;
 		return 0;

@@ -27,6 +27,8 @@ static void restore_opts(const struct cli_opts *o, struct vm_restore_opts *r)
 		.console = o->cfg.console, .serial_log = o->cfg.serial_log,
 		.stats_path = o->cfg.stats_path,
 		.allow_slow_backend = o->cfg.allow_slow_backend,
+		.seccomp = o->cfg.seccomp,
+		.mem_merge = o->cfg.mem_merge,
 		.cpu_template = o->cfg.cpu_template,
 		.mem_backing = o->cfg.mem_backing,
 	};
@@ -67,6 +69,8 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 		.id = o->id, .console = o->cfg.console,
 		.serial_log = o->cfg.serial_log, .stats_path = o->cfg.stats_path,
 		.allow_slow_backend = o->cfg.allow_slow_backend,
+		.seccomp = o->cfg.seccomp,
+		.mem_merge = o->cfg.mem_merge,
 		.cpu_template = o->cfg.cpu_template,
 		.mem_backing = o->cfg.mem_backing,
 	};

@@ -71,7 +71,6 @@ static void *map_anon(uint64_t size, enum guest_mem_backing backing)
 		munmap(raw, slop);
 	munmap(p + size, GUEST_MEM_HUGE_PAGE - slop);
 	madvise(p, size, backing == GUEST_MEM_4K ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
-	madvise(p, size, MADV_MERGEABLE);
 	return p;
 }
 
@@ -165,6 +164,19 @@ int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 		       unsigned int nr, int fd, struct rv_err *err)
 {
 	return map_regions(gm, layout, nr, fd, GUEST_MEM_THP, err);
+}
+
+int guest_mem_advise(const struct guest_mem *gm, bool merge, struct rv_err *err)
+{
+	for (unsigned int i = 0; i < gm->nr; i++) {
+		const struct guest_region *r = &gm->region[i];
+
+		if (madvise(r->hva, r->size, MADV_DONTDUMP) < 0)
+			return rv_fail_errno(err, "guest memory: MADV_DONTDUMP");
+		if (merge && madvise(r->hva, r->size, MADV_MERGEABLE) < 0)
+			return rv_fail_errno(err, "--mem-merge: MADV_MERGEABLE (is the kernel built with KSM?)");
+	}
+	return 0;
 }
 
 void guest_mem_unmap(struct guest_mem *gm)

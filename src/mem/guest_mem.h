@@ -62,6 +62,12 @@ int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 		       unsigned int nr, int fd, struct rv_err *err);
 void guest_mem_unmap(struct guest_mem *gm);
 
+/* Host-side advice for mapped guest RAM: never in ringvm's core dumps (it
+ * is the guest's data, and large), and open to KSM merging only when
+ * MERGE is set (--mem-merge): merged pages save host memory but let one
+ * guest learn another's memory contents from copy-on-write timing. */
+int guest_mem_advise(const struct guest_mem *gm, bool merge, struct rv_err *err);
+
 /* Writes guest RAM to a new memory file at path (mode 0600): regions back
  * to back, zero pages left as holes. Atomic like a state file: a temporary
  * file, fsync, rename; on failure an existing file at path is untouched.

@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "util/sigmask.h"
+
 #define EV_BATCH 32
 
 struct ev_reg {
@@ -288,7 +290,7 @@ static void *loop_thread(void *arg)
 	sigset_t all;
 
 	/* Signals belong to the main thread. */
-	sigfillset(&all);
+	sigfill_but_sigsys(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		bool stop;

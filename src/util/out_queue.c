@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/sigmask.h"
+
 /* How long out_queue_free lets a draining writer finish. */
 #define FREE_FLUSH_MS 200
 /* Interrupts a writer blocked in write() on a reader that stopped: its
@@ -48,7 +50,7 @@ static void *writer(void *arg)
 
 	/* Signals belong to the main thread, but for the one that interrupts
 	 * a write at free time. */
-	sigfillset(&all);
+	sigfill_but_sigsys(&all);
 	sigdelset(&all, OUT_QUEUE_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	pthread_mutex_lock(&q->lock);

@@ -455,6 +455,11 @@ struct virtio_pci *virtio_console_transport(struct virtio_console *c)
 	return &c->t;
 }
 
+struct ev_loop *virtio_console_loop(struct virtio_console *c)
+{
+	return c->loop;
+}
+
 void virtio_console_print_stats(struct virtio_console *c, const char *prefix,
 				FILE *out)
 {

@@ -19,7 +19,10 @@ struct virtio_console *virtio_console_new(int out_fd, int log_fd,
 					  struct msix_sink sink,
 					  struct rv_err *err);
 void virtio_console_free(struct virtio_console *c);
+struct ev_loop;
 struct virtio_pci *virtio_console_transport(struct virtio_console *c);
+/* The I/O thread serving the device (its seccomp filter: vm/sandbox.h). */
+struct ev_loop *virtio_console_loop(struct virtio_console *c);
 
 /* Host input for the guest (from the main thread's stdin reader). Queues up
  * to an internal limit and returns how much it took; the device's I/O

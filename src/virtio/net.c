@@ -694,6 +694,11 @@ struct virtio_pci *virtio_net_transport(struct virtio_net *n)
 	return &n->t;
 }
 
+struct ev_loop *virtio_net_loop(struct virtio_net *n)
+{
+	return n->loop;
+}
+
 void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 			    FILE *out)
 {

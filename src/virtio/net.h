@@ -27,7 +27,10 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 				  const struct guest_mem *mem,
 				  struct msix_sink sink, struct rv_err *err);
 void virtio_net_free(struct virtio_net *n);
+struct ev_loop;
 struct virtio_pci *virtio_net_transport(struct virtio_net *n);
+/* The I/O thread serving the device (its seccomp filter: vm/sandbox.h). */
+struct ev_loop *virtio_net_loop(struct virtio_net *n);
 void virtio_net_print_stats(struct virtio_net *n, const char *prefix, FILE *out);
 /* Snapshot: "<name>.net" (config space) and "<name>.virtio"; load into a
  * new device with the same MAC (its TAP is opened by name as usual). */

@@ -224,6 +224,11 @@ struct virtio_pci *virtio_rng_transport(struct virtio_rng *r)
 	return &r->t;
 }
 
+struct ev_loop *virtio_rng_loop(struct virtio_rng *r)
+{
+	return r->loop;
+}
+
 void virtio_rng_print_stats(struct virtio_rng *r, const char *prefix,
 			    FILE *out)
 {

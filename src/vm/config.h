@@ -42,10 +42,12 @@ struct vm_config {
 	/* Host pages behind guest RAM (default THP); a host-side choice, not
 	 * part of the guest: snapshots and migration do not carry it. */
 	enum guest_mem_backing mem_backing;
+	bool mem_merge;          /* --mem-merge: guest RAM open to KSM */
 	unsigned int ncpus;
 	enum console_mode console;
 	const char *serial_log;  /* NULL: none; else COM1 output also here */
 	bool allow_slow_backend; /* run a stock kernel on PVM anyway */
+	bool seccomp;            /* thread allow-lists (vm/sandbox.h) */
 	const char *stats_path;  /* NULL: none; else counters written at exit */
 	struct disk_config disk[VM_MAX_DISKS];
 	unsigned int ndisks;

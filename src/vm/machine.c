@@ -110,7 +110,8 @@ int machine_create(struct machine *m, int kvm_fd,
 		goto fail;
 	nr = x86_ram_layout(o->mem_size, layout);
 	if ((o->mem_fd > 0 ? guest_mem_map_file(&m->mem, layout, nr, o->mem_fd, err) :
-	     guest_mem_map_backed(&m->mem, layout, nr, o->mem_backing, err)) < 0)
+	     guest_mem_map_backed(&m->mem, layout, nr, o->mem_backing, err)) < 0 ||
+	    guest_mem_advise(&m->mem, o->mem_merge, err) < 0)
 		goto fail;
 	if (add_memslots(m, err) < 0 || get_supported_cpuid(m, err) < 0)
 		goto fail;
@@ -169,6 +170,13 @@ int machine_start(struct machine *m, struct rv_err *err)
 		rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		v->started = rc == 0;
 		pthread_mutex_unlock(&m->lock);
+		if (rc == 0) {
+			char name[16];
+
+			/* What ps, perf and a seccomp denial call it. */
+			snprintf(name, sizeof(name), "vcpu%u", i);
+			pthread_setname_np(v->thread, name);
+		}
 		if (rc != 0) {
 			errno = rc;
 			rv_fail_errno(err, "cannot start vCPU %u thread", i);

@@ -41,6 +41,7 @@ struct machine {
 
 	struct vcpu *vcpu;
 	unsigned int nvcpus;
+	bool sandbox_vcpus;      /* each vCPU thread takes its seccomp filter */
 
 	/* Stop latch: the first outcome wins; later ones are ignored. */
 	pthread_mutex_t lock;     /* also guards the pause fields below */
@@ -62,6 +63,7 @@ struct machine_opts {
 	int mem_fd;      /* > 0: guest RAM mapped privately from this memory
 			  * file (a snapshot's); 0 or -1: anonymous */
 	enum guest_mem_backing mem_backing; /* anonymous RAM's host pages */
+	bool mem_merge;  /* guest RAM open to KSM (guest_mem_advise) */
 };
 
 /* Creates the VM, its RAM and (optionally) irqchip + PIT, and the vCPU fds

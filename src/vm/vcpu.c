@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "arch/x86/regs.h"
+#include "util/sigmask.h"
 #include "vm/machine.h"
+#include "vm/sandbox.h"
 
 int vcpu_create(struct machine *m, unsigned int index, struct vcpu *v,
 		struct rv_err *err)
@@ -195,10 +197,20 @@ void vcpu_run_loop(struct vcpu *v)
 {
 	sigset_t set;
 
-	/* The kick signal is the only one a vCPU thread takes. */
-	sigfillset(&set);
+	/* The kick signal is the only one a vCPU thread takes (and seccomp's
+	 * SIGSYS, which must never be blocked). */
+	sigfill_but_sigsys(&set);
 	sigdelset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	if (v->m->sandbox_vcpus) {
+		struct rv_err err;
+
+		if (sandbox_enter(SANDBOX_VCPU, &err) < 0) {
+			fprintf(stderr, "ringvm: vCPU %u: %s\n", v->index, err.msg);
+			machine_stop_why(v->m, OUTCOME_CRASH, "seccomp");
+			return;
+		}
+	}
 
 	/* A VM restored paused starts with its vCPUs parked; the state they
 	 * were given is consistent as it is. */

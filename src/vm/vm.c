@@ -163,7 +163,8 @@ struct vm *vm_build(const struct vm_config *cfg, int mem_fd,
 	struct machine_opts mo = { .mem_size = cfg->mem_size,
 				   .nvcpus = cfg->ncpus, .irqchip = true,
 				   .mem_fd = mem_fd,
-				   .mem_backing = cfg->mem_backing };
+				   .mem_backing = cfg->mem_backing,
+				   .mem_merge = cfg->mem_merge };
 	struct vm *vm;
 
 	if (mem_fd <= 0 && check_host_memory(cfg->mem_size, err) < 0)

@@ -30,6 +30,8 @@ struct vm_restore_opts {
 	const char *serial_log;
 	const char *stats_path;
 	bool allow_slow_backend;
+	bool seccomp;                /* vm_config.seccomp for this process */
+	bool mem_merge;              /* vm_config.mem_merge, likewise */
 	/* TAP renames (Firecracker's network_overrides), by NIC id (the
 	 * API's iface_id, or "netN" for --net NICs). */
 	struct { const char *id; const char *tap; } tap_override[VM_MAX_NICS];

@@ -11,7 +11,9 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
+#include "util/event_loop.h"
 #include "virtio/rng.h"
+#include "vm/sandbox.h"
 #include "vm/vm_internal.h"
 
 #define BLK_QUEUE_SIZE 256
@@ -67,6 +69,7 @@ struct vdev_ops {
 	void (*save)(void *dev, struct state_writer *w, const char *name);
 	int (*load)(void *dev, const struct state_reader *r, const char *name,
 		    struct rv_err *err);
+	struct ev_loop *(*loop)(void *dev);
 };
 
 #define VDEV_OPS(k)						\
@@ -79,14 +82,16 @@ static void k##_save_(void *d, struct state_writer *w, const char *n)	\
 { virtio_##k##_save(d, w, n); }						\
 static int k##_load_(void *d, const struct state_reader *r,		\
 		     const char *n, struct rv_err *e)			\
-{ return virtio_##k##_load(d, r, n, e); }
+{ return virtio_##k##_load(d, r, n, e); }				\
+static struct ev_loop *k##_loop_(void *d) { return virtio_##k##_loop(d); }
 
 VDEV_OPS(blk)
 VDEV_OPS(net)
 VDEV_OPS(rng)
 VDEV_OPS(console)
 
-#define KIND(k) { k##_transport_, k##_free_, k##_stats_, k##_save_, k##_load_ }
+#define KIND(k) { k##_transport_, k##_free_, k##_stats_, k##_save_, k##_load_, \
+		  k##_loop_ }
 static const struct vdev_ops kinds[] = {
 	[VDEV_BLK] = KIND(blk),
 	[VDEV_NET] = KIND(net),
@@ -251,6 +256,31 @@ void vm_devices_resume(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->devs.n; i++)
 		virtio_pci_resume(vm->devs.vdev[i].t);
+}
+
+struct sandbox_call {
+	struct rv_err err;
+	int rc;
+};
+
+static void enter_io(void *arg)
+{
+	struct sandbox_call *c = arg;
+
+	c->rc = sandbox_enter(SANDBOX_IO, &c->err);
+}
+
+int vm_devices_sandbox(struct vm *vm, struct rv_err *err)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++) {
+		struct vm_vdev *v = &vm->devs.vdev[i];
+		struct sandbox_call c = { .rc = -1 };
+
+		ev_loop_call(kinds[v->kind].loop(v->dev), enter_io, &c);
+		if (c.rc < 0)
+			return rv_fail(err, "%s: %s", v->name, c.err.msg);
+	}
+	return 0;
 }
 
 void vm_devices_kick(struct vm *vm)

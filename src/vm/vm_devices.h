@@ -45,6 +45,9 @@ void vm_devices_resume(struct vm *vm);
 /* Every enabled queue of every device looks at its ring (after a
  * restore: what the guest queued before the snapshot gets served). */
 void vm_devices_kick(struct vm *vm);
+/* Each device's I/O thread takes its seccomp filter (after the control
+ * one is on every thread). */
+int vm_devices_sandbox(struct vm *vm, struct rv_err *err);
 /* Snapshot: each device's sections, by its name (blk0, net0, ...). Load
  * into devices just built from the same configuration. */
 void vm_devices_save(struct vm *vm, struct state_writer *w);

@@ -13,6 +13,7 @@
 #include "arch/x86/regs.h"
 #include "util/term.h"
 #include "virtio/console.h"
+#include "vm/sandbox.h"
 #include "vm/vcpu.h"
 #include "vm/vm.h"
 #include "vm/vm_internal.h"
@@ -148,6 +149,21 @@ int vm_on_started(struct vm *vm, void (*fn)(void *ctx, int rc), void *ctx)
 	return 0;
 }
 
+/* The seccomp filters go on before the guest runs: the control list on
+ * every thread there is (the API's, the console writers', the devices'),
+ * then each device's I/O thread narrows its own; vCPU threads narrow
+ * theirs as they start (vcpu_run_loop). */
+static int sandbox(struct vm *vm, struct rv_err *err)
+{
+	if (!vm->cfg->seccomp)
+		return 0;
+	if (sandbox_enter(SANDBOX_CONTROL, err) < 0 ||
+	    vm_devices_sandbox(vm, err) < 0)
+		return -1;
+	vm->m.sandbox_vcpus = true;
+	return 0;
+}
+
 static void tell_started(struct vm *vm, int rc)
 {
 	for (unsigned int i = 0; i < vm->nstarted_hooks; i++)
@@ -179,7 +195,7 @@ int vm_run(struct vm *vm, struct rv_err *err)
 		return RINGVM_EXIT_SETUP;
 	}
 	con.raw = use_stdin && term.active;
-	if (machine_start(&vm->m, err) < 0) {
+	if (sandbox(vm, err) < 0 || machine_start(&vm->m, err) < 0) {
 		if (con.raw)
 			term_restore(&term);
 		close(sfd);

@@ -42,6 +42,7 @@ mkdir -p "$W/fake-modules/kvm_pvm"
 
 check no-subcommand "usage\|subcommand\|command" --
 check unknown-flag "--frobnicate" -- run --kernel "$KERNEL" --frobnicate
+check seccomp-garbage "--seccomp: .maybe. is not on or off" -- run --kernel "$KERNEL" --seccomp maybe
 check missing-kernel-flag "--kernel" -- run --mem 256M
 check missing-kernel-file "no such file" -- run --kernel "$W/nope"
 check empty-kernel "empty" -- run --kernel "$W/empty"

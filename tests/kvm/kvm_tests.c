@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
@@ -21,6 +22,7 @@
 #include "vm/kvm_stats.h"
 #include "vm/kvm_sys.h"
 #include "vm/machine.h"
+#include "vm/sandbox.h"
 #include "vm/vcpu.h"
 
 #define GUEST(name) extern const uint8_t guest_##name[], guest_##name##_end[]
@@ -441,6 +443,69 @@ static int test_exit_accounting(int kvm_fd)
 	return rc ? rc : pass("exit-accounting");
 }
 
+/* ringvm's threads under their seccomp filters allocate and free the way
+ * device and vCPU threads do (glibc's static malloc included): many
+ * threads, so malloc needs more arenas than it first sizes for, and
+ * blocks big enough that freeing them would shrink a thread's heap. Each
+ * of those once opened a file behind free() (vm/sandbox.c). In a child:
+ * the filters stay there. */
+static void *malloc_worker(void *arg)
+{
+	struct rv_err err;
+
+	if (sandbox_enter((uintptr_t)arg % 2 ? SANDBOX_IO : SANDBOX_VCPU,
+			  &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		_exit(3);
+	}
+	for (int round = 0; round < 20; round++) {
+		void *p[24];
+
+		for (int i = 0; i < 24; i++) {
+			p[i] = malloc(100 << 10);
+			if (!p[i])
+				_exit(4);
+			memset(p[i], round, 100 << 10);
+		}
+		for (int i = 23; i >= 0; i--)
+			free(p[i]);
+	}
+	return NULL;
+}
+
+static int test_sandbox_malloc(void)
+{
+	int ws, n = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return failf("sandbox-malloc", "fork: %s", strerror(errno));
+	if (pid == 0) {
+		pthread_t t[32];
+		struct rv_err err;
+
+		if (sandbox_enter(SANDBOX_CONTROL, &err) < 0) {
+			fprintf(stderr, "%s\n", err.msg);
+			_exit(3);
+		}
+		for (uintptr_t i = 0; i < 32; i++)
+			if (pthread_create(&t[i], NULL, malloc_worker, (void *)i) == 0)
+				n++;
+		for (int i = 0; i < n; i++)
+			pthread_join(t[i], NULL);
+		_exit(n == 32 ? 0 : 5);
+	}
+	if (waitpid(pid, &ws, 0) != pid)
+		return failf("sandbox-malloc", "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		return failf("sandbox-malloc", "the child ended with %s %d (159: a denied call, named above)",
+			     WIFEXITED(ws) ? "status" : "signal",
+			     WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
+	return pass("sandbox-malloc");
+}
+
 int main(void)
 {
 	struct rv_err err;
@@ -463,6 +528,7 @@ int main(void)
 	failed += test_triple_fault(kvm_fd);
 	failed += test_pause_and_state(kvm_fd);
 	failed += test_exit_accounting(kvm_fd);
+	failed += test_sandbox_malloc();
 	close(kvm_fd);
 	return failed ? 1 : 0;
 }

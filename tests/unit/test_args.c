@@ -94,6 +94,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->console, CONSOLE_SERIAL);
 	assert_null(c->serial_log);
 	assert_false(c->allow_slow_backend);
+	assert_true(c->seccomp);
 	assert_int_equal(c->ndisks, 0);
 	assert_int_equal(c->nnics, 0);
 	assert_false(c->rng);
@@ -123,6 +124,21 @@ static void check_every_flag(const struct vm_config *c)
 	assert_memory_equal(c->nic[0].mac,
 			    ((const uint8_t[]){ 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef }),
 			    6);
+}
+
+static void test_seccomp_flag(void **state)
+{
+	struct result *r = *state;
+
+	PARSE(r, "run", "--kernel", "k", "--seccomp", "off");
+	expect_ok(r, CLI_RUN);
+	assert_false(r->o.cfg.seccomp);
+	assert_false(r->o.cfg.mem_merge);
+	PARSE(r, "restore", "--state", "a", "--mem", "b", "--seccomp=on",
+	      "--mem-merge");
+	expect_ok(r, CLI_RESTORE);
+	assert_true(r->o.cfg.seccomp);
+	assert_true(r->o.cfg.mem_merge);
 }
 
 static void test_every_flag_separate(void **state)
@@ -318,6 +334,9 @@ static const struct bad_case bad[] = {
 	{ ARGS("run", "--kernel", "--mem", "1G"), "--kernel needs a value" },
 	{ ARGS("run", "--kernel="), "--kernel: empty value" },
 	{ ARGS("run", "--kernel", ""), "--kernel: empty value" },
+	{ ARGS("run", "--kernel", "k", "--seccomp", "maybe"), "--seccomp: 'maybe' is not on or off" },
+	{ ARGS("run", "--kernel", "k", "--seccomp"), "--seccomp needs a value" },
+	{ ARGS("snapshot", "--api-sock", "s", "--state", "a", "--mem", "b", "--seccomp", "off"), "--seccomp" },
 	{ ARGS("run", "--kernel", "a", "--kernel", "b"), "--kernel given twice" },
 	{ ARGS("run", "--kernel=a", "--kernel=a"), "--kernel given twice" },
 	{ ARGS("run", "--kernel", "k", "--bogus"), "unknown option '--bogus'" },
@@ -867,6 +886,7 @@ static void test_bad_commands(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_seccomp_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_flag_separate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_flag_equals, setup, teardown),

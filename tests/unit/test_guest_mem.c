@@ -109,6 +109,31 @@ static void test_4k(void **state)
 	guest_mem_unmap(&gm);
 }
 
+/* Guest RAM is never in a core dump ("dd"), and open to KSM ("mg") only
+ * when asked (--mem-merge): as mapped it is neither. */
+static void test_advice(void **state)
+{
+	struct guest_region l = { .gpa = 0, .size = 4 * MiB };
+	struct guest_mem gm;
+	struct rv_err err;
+	char flags[256];
+
+	(void)state;
+	assert_int_equal(guest_mem_map(&gm, &l, 1, &err), 0);
+	vm_flags(gm.region[0].hva, flags, sizeof(flags));
+	assert_false(has_flag(flags, "mg"));
+	assert_false(has_flag(flags, "dd"));
+	assert_int_equal(guest_mem_advise(&gm, false, &err), 0);
+	vm_flags(gm.region[0].hva, flags, sizeof(flags));
+	assert_true(has_flag(flags, "dd"));
+	assert_false(has_flag(flags, "mg"));
+	assert_int_equal(guest_mem_advise(&gm, true, &err), 0);
+	vm_flags(gm.region[0].hva, flags, sizeof(flags));
+	assert_true(has_flag(flags, "dd"));
+	assert_true(has_flag(flags, "mg"));
+	guest_mem_unmap(&gm);
+}
+
 /* hugetlbfs pages: a size that is not a 2 MiB multiple, and more pages
  * than the host has free, are refused with the counts; nothing is mapped. */
 static void test_hugetlb_refusals(void **state)
@@ -153,6 +178,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_thp_default),
 		cmocka_unit_test(test_4k),
+		cmocka_unit_test(test_advice),
 		cmocka_unit_test(test_hugetlb_refusals),
 		cmocka_unit_test(test_names),
 	};
