@@ -2,7 +2,8 @@
  * has none) and Firecracker's PUT /cpu-config.
  *
  *   PUT /migrate {"destination_url": "tcp:10.0.0.2:4444",
- *                 "max_downtime_ms": 300, "auto_converge": false}
+ *                 "max_downtime_ms": 300, "auto_converge": false,
+ *                 "max_bandwidth_mib_per_s": 0}
  *       runs the migration and answers when it is over: 200 with the
  *       final progress (below) once the guest runs at the destination,
  *       400 with the reason otherwise (the guest goes on here)
@@ -98,6 +99,7 @@ void api_put_migrate(struct api_ctl *c, const struct http_request *q,
 		if (m.timeout_ms)
 			p.timeout_ms = (int)m.timeout_ms;
 		p.auto_converge = m.auto_converge;
+		p.max_bandwidth_mib = m.max_bandwidth_mib_per_s;
 		if (mig_ctl_claim(&c->mig, p.url, "connecting", &err) < 0) {
 			api_fault(r, "%s", err.msg);
 		} else if (mig_send(vm, &p, &c->mig, &err) < 0) {

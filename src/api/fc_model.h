@@ -111,6 +111,7 @@ struct fc_migrate {
 	bool auto_converge;
 	uint32_t max_rounds;       /* 0: the default */
 	uint32_t timeout_ms;       /* 0: the default */
+	uint32_t max_bandwidth_mib_per_s; /* 0: no cap */
 };
 
 /* Each returns 0, or -1 with msg (FC_MSG_MAX bytes) set. */

@@ -115,6 +115,7 @@ static const struct fc_field migrate_fields[] = {
 	F_BOOL("auto_converge", OPT),
 	F_UINT_OPT("max_rounds", 1, 10000),
 	F_UINT_OPT("timeout_ms", 100, 3600000),
+	F_UINT_OPT("max_bandwidth_mib_per_s", 1, 1000000),
 };
 static const struct fc_schema migrate_schema =
 	FC_SCHEMA("MigrationParams", migrate_fields);
@@ -642,6 +643,7 @@ int fc_parse_migrate(const char *body, size_t len, struct fc_migrate *out,
 		out->auto_converge = fc_get_bool(o, "auto_converge");
 		out->max_rounds = get_u32(o, "max_rounds");
 		out->timeout_ms = get_u32(o, "timeout_ms");
+		out->max_bandwidth_mib_per_s = get_u32(o, "max_bandwidth_mib_per_s");
 		rc = 0;
 	}
 	json_object_put(o);

@@ -40,6 +40,7 @@ enum flag_id {
 	F_TO,
 	F_MAX_DOWNTIME,
 	F_AUTO_CONVERGE,
+	F_MAX_BANDWIDTH,
 	F_CPU_TEMPLATE,
 	F_MEM_BACKING,
 	F_INTERVAL,
@@ -91,6 +92,7 @@ static const struct flag flags[] = {
 	{ "to",                 F_TO,           true,  false, C_MIGRATE },
 	{ "max-downtime",       F_MAX_DOWNTIME, true,  false, C_MIGRATE },
 	{ "auto-converge",      F_AUTO_CONVERGE, false, false, C_MIGRATE },
+	{ "max-bandwidth",      F_MAX_BANDWIDTH, true, false, C_MIGRATE },
 	{ "cpu-template",       F_CPU_TEMPLATE, true,  false, C_RUN | C_RESTORE },
 	{ "mem-backing",        F_MEM_BACKING,  true,  false, C_RUN },
 	{ "interval",           F_INTERVAL,     true,  false, C_TOP },
@@ -297,7 +299,7 @@ static const char client_usage_text[] =
 
 static const char migrate_usage_text[] =
 "usage: ringvm migrate --api-sock PATH --to URL [--max-downtime TIME]\n"
-"                      [--auto-converge]\n"
+"                      [--auto-converge] [--max-bandwidth MIB]\n"
 "\n"
 "Moves the running guest served on PATH to another ringvm started with\n"
 "`ringvm run --incoming URL`, while it runs: all of its RAM first, then\n"
@@ -319,6 +321,10 @@ static const char migrate_usage_text[] =
 "                       carries, hold its vCPUs a growing share of the\n"
 "                       time (20%, then 10% more each time, up to 99%)\n"
 "                       instead of giving up\n"
+"  --max-bandwidth MIB  send at most MIB MiB per second while the guest\n"
+"                       runs (the last pages, once it is paused, go at\n"
+"                       full speed), to leave the link to others\n"
+"                       (default: no cap)\n"
 "  -h, --help           this text\n"
 "\n"
 "Exit status 0 once the guest runs at the destination; 1 with one line\n"
@@ -794,6 +800,8 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		return parse_ms("interval", value, &o->interval_ms, err);
 	case F_COUNT:
 		return parse_1m("count", value, &o->count, err);
+	case F_MAX_BANDWIDTH:
+		return parse_1m("max-bandwidth", value, &o->max_bandwidth_mib, err);
 	case F_AUTO_CONVERGE:
 		o->auto_converge = true;
 		return 0;

@@ -52,6 +52,7 @@ struct cli_opts {
 	const char *migrate_to;     /* migrate --to URL */
 	uint32_t max_downtime_ms;   /* migrate; 0: the VMM's default */
 	bool auto_converge;         /* migrate */
+	uint32_t max_bandwidth_mib; /* migrate; 0: no cap */
 	uint32_t interval_ms;       /* top: between reports (default 1 s) */
 	uint32_t count;             /* top: reports, then exit; 0: until ^C */
 };

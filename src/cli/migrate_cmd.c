@@ -135,6 +135,9 @@ int cli_migrate(const struct cli_opts *o)
 	if (o->max_downtime_ms)
 		json_object_object_add(req, "max_downtime_ms",
 				       json_object_new_int64(o->max_downtime_ms));
+	if (o->max_bandwidth_mib)
+		json_object_object_add(req, "max_bandwidth_mib_per_s",
+				       json_object_new_int64(o->max_bandwidth_mib));
 	if (o->auto_converge)
 		json_object_object_add(req, "auto_converge",
 				       json_object_new_boolean(true));

@@ -21,6 +21,8 @@
 #define THROTTLE_MAX   99
 /* The throttle's period: vCPUs held pct ms out of every 100. */
 #define THROTTLE_PERIOD_MS 100
+/* The bandwidth cap's catch-up allowance. */
+#define PACE_CREDIT_MS 100
 
 void mig_params_default(struct mig_params *p)
 {
@@ -53,6 +55,9 @@ struct sender {
 	/* Auto-converge: a thread holds the vCPUs pct ms of every 100. */
 	pthread_t throttler;
 	bool throttling;
+	/* --max-bandwidth: pre-copy's bytes since pace_t0 (ms). */
+	bool pacing;
+	uint64_t pace_t0, pace_bytes0;
 	atomic_uint throttle_pct;
 	atomic_bool throttle_stop;
 };
@@ -82,6 +87,26 @@ static int check_going(struct sender *s, struct rv_err *err)
 	return 0;
 }
 
+/* The bandwidth cap: after each record, wait until pre-copy's bytes are
+ * back within it. A sender that fell behind (a slow link, a fetch of the
+ * dirty log) may catch up by at most PACE_CREDIT_MS worth of bytes, not
+ * burst at full speed. Only pre-copy is paced; once the guest is paused,
+ * its last pages go as fast as the link allows. */
+static void pace(struct sender *s)
+{
+	uint64_t cap = (uint64_t)s->p->max_bandwidth_mib << 20;
+	uint64_t due_ms, now_ms;
+
+	if (!cap || !s->pacing)
+		return;
+	due_ms = (s->conn.bytes_out - s->pace_bytes0) * 1000 / cap;
+	now_ms = mig_now_ms() - s->pace_t0;
+	if (due_ms > now_ms)
+		sleep_ms((unsigned int)(due_ms - now_ms));
+	else if (now_ms - due_ms > PACE_CREDIT_MS)
+		s->pace_t0 += now_ms - due_ms - PACE_CREDIT_MS;
+}
+
 static int send_page(struct sender *s, const struct guest_region *r,
 		     uint64_t pfn, struct rv_err *err)
 {
@@ -91,6 +116,7 @@ static int send_page(struct sender *s, const struct guest_region *r,
 	/* Checked once per record: cheap, and a cancel or a stopped guest
 	 * ends the migration within a megabyte. */
 	if (s->pages.count == 0) {
+		pace(s);
 		update_sent(s);
 		return check_going(s, err);
 	}
@@ -244,6 +270,9 @@ static int precopy(struct sender *s, struct rv_err *err)
 	unsigned int round = 0, hot_rounds = 0;
 
 	set_phase(s, "precopy");
+	s->pacing = true;
+	s->pace_t0 = t0;
+	s->pace_bytes0 = sent0;
 	if (send_all_pages(s, err) < 0)
 		return -1;
 	for (;;) {
@@ -288,7 +317,10 @@ static int precopy(struct sender *s, struct rv_err *err)
 				       p->max_downtime_ms,
 				       p->auto_converge ? "" :
 				       "; allow more downtime or enable auto-converge");
-		if (p->auto_converge && hot_rounds >= 2) {
+		/* Two hot rounds in a row, or past max_rounds at all: a
+		 * throttle that only rose with hot rounds could sit just below
+		 * "hot" and never converge. */
+		if (p->auto_converge && (hot_rounds >= 2 || round >= p->max_rounds)) {
 			throttle_more(s);
 			hot_rounds = 0;
 		}
@@ -310,6 +342,7 @@ static int stop_and_copy(struct sender *s, bool user_paused,
 	int rc;
 
 	set_phase(s, "stop-and-copy");
+	s->pacing = false;
 	if (fetch_dirty(s, err) < 0 || send_dirty_pages(s, err) < 0)
 		return -1;
 	state_writer_init(&w, RINGVM_VERSION);

@@ -24,6 +24,7 @@ struct mig_params {
 	uint32_t max_downtime_ms;   /* the pause the guest may see */
 	bool auto_converge;         /* slow the vCPUs down if it must */
 	unsigned int max_rounds;    /* give up (or throttle) after these */
+	uint32_t max_bandwidth_mib; /* pre-copy's cap in MiB/s; 0: none */
 	int timeout_ms;             /* for each send, receive, connect */
 };
 

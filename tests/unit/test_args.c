@@ -336,6 +336,9 @@ static const struct bad_case bad[] = {
 	{ ARGS("run", "--kernel", ""), "--kernel: empty value" },
 	{ ARGS("run", "--kernel", "k", "--seccomp", "maybe"), "--seccomp: 'maybe' is not on or off" },
 	{ ARGS("run", "--kernel", "k", "--seccomp"), "--seccomp needs a value" },
+	{ ARGS("migrate", "--api-sock", "s", "--to", "unix:m", "--max-bandwidth", "0"), "--max-bandwidth: '0' is not a number from 1 to 1000000" },
+	{ ARGS("migrate", "--api-sock", "s", "--to", "unix:m", "--max-bandwidth", "4M"), "--max-bandwidth: '4M' is not a number" },
+	{ ARGS("migrate", "--api-sock", "s", "--to", "unix:m", "--max-bandwidth", "1000001"), "--max-bandwidth" },
 	{ ARGS("snapshot", "--api-sock", "s", "--state", "a", "--mem", "b", "--seccomp", "off"), "--seccomp" },
 	{ ARGS("run", "--kernel", "a", "--kernel", "b"), "--kernel given twice" },
 	{ ARGS("run", "--kernel=a", "--kernel=a"), "--kernel given twice" },
@@ -677,6 +680,11 @@ static void test_migrate_commands(void **state)
 	assert_string_equal(r->o.migrate_to, "tcp:10.0.0.2:4444");
 	assert_int_equal(r->o.max_downtime_ms, 300);
 	assert_true(r->o.auto_converge);
+	assert_int_equal(r->o.max_bandwidth_mib, 0);
+	PARSE(r, "migrate", "--api-sock", "/s", "--to", "unix:m",
+	      "--max-bandwidth", "4");
+	expect_ok(r, CLI_MIGRATE);
+	assert_int_equal(r->o.max_bandwidth_mib, 4);
 	PARSE(r, "migrate", "--api-sock", "/s", "--to", "tcp:[::1]:1",
 	      "--max-downtime", "1");
 	expect_ok(r, CLI_MIGRATE);

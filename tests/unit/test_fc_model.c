@@ -651,7 +651,8 @@ static const char *const base[] = {
 		"\"metrics\":{\"metrics_path\":\"/m\"}}",
 	[W_MIGRATE] = "{\"destination_url\":\"tcp:10.0.0.2:4444\","
 		"\"max_downtime_ms\":300,\"auto_converge\":true,"
-		"\"max_rounds\":30,\"timeout_ms\":10000}",
+		"\"max_rounds\":30,\"timeout_ms\":10000,"
+		"\"max_bandwidth_mib_per_s\":64}",
 	[W_MIGRATE_IN] = "{\"listen_url\":\"tcp::4444\",\"network_overrides\":"
 		"[{\"iface_id\":\"net0\",\"host_dev_name\":\"tap7\"}]}",
 };
@@ -759,6 +760,7 @@ static const struct typed_field typed[] = {
 	{ W_MIGRATE, "auto_converge", T_BOOL, false, NULL },
 	{ W_MIGRATE, "max_rounds", T_INT, false, NULL },
 	{ W_MIGRATE, "timeout_ms", T_INT, false, NULL },
+	{ W_MIGRATE, "max_bandwidth_mib_per_s", T_INT, false, NULL },
 	{ W_MIGRATE_IN, "listen_url", T_STR, true, NULL },
 	{ W_MIGRATE_IN, "network_overrides", T_ARR, false, NULL },
 };
@@ -958,6 +960,7 @@ static void test_migrate_values(void **state)
 		{ "max_downtime_ms", "1", "3600000", "0", "3600001" },
 		{ "max_rounds", "1", "10000", "0", "10001" },
 		{ "timeout_ms", "100", "3600000", "99", "3600001" },
+		{ "max_bandwidth_mib_per_s", "1", "1000000", "0", "1000001" },
 	};
 	/* Each would wrap to a valid uint32_t. */
 	static const char *const wraps[] = {
@@ -975,6 +978,7 @@ static void test_migrate_values(void **state)
 	assert_true(m.auto_converge);
 	assert_int_equal(m.max_rounds, 30);
 	assert_int_equal(m.timeout_ms, 10000);
+	assert_int_equal(m.max_bandwidth_mib_per_s, 64);
 	fc_migrate_free(&m);
 	assert_null(m.destination_url);
 
@@ -985,6 +989,7 @@ static void test_migrate_values(void **state)
 	assert_false(m.auto_converge);
 	assert_int_equal(m.max_rounds, 0);
 	assert_int_equal(m.timeout_ms, 0);
+	assert_int_equal(m.max_bandwidth_mib_per_s, 0);
 	fc_migrate_free(&m);
 	s = "{\"destination_url\":\"unix:m\",\"max_downtime_ms\":null,"
 	    "\"auto_converge\":false,\"max_rounds\":null,\"timeout_ms\":null}";
