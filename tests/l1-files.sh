@@ -12,5 +12,6 @@ L1_FILES=(--file "$S/l1-suite.sh" --file "$S/cli/bad_input.sh"
 	--host-bin "$(command -v curl)"
 	--file "$B/tests/kvm/kvm-tests" --file "$IMG/data.ext4" --file "$IMG/data.hello.txt"
 	--host-bin "$(command -v debugfs)" --host-bin "$(command -v e2fsck)"
+	--host-bin "$(command -v setpriv)" --host-bin "$(command -v ip)"
 	--file "$IMG/vmlinuz" --file "$IMG/vmlinux" --file "$IMG/initrd.cpio.gz"
 	--file "$B/tests/e2e/triplefault.bzImage")

@@ -10,7 +10,7 @@
 # tests: e2e/virtio-net-ping e2e/virtio-net-tcp-guest-to-host
 # tests: e2e/virtio-net-tcp-host-to-guest e2e/virtio-reset-rebind
 # tests: e2e/virtio-blk-sync-backend e2e/virtio-console-echo
-# tests: e2e/virtio-blk-io-uring
+# tests: e2e/virtio-blk-io-uring e2e/virtio-unprivileged
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -35,9 +35,27 @@ dd if=/dev/urandom of="$T/ro.img" bs=65536 count=16 2>/dev/null
 ro_before=$(md5 <"$T/ro.img")
 dd if=/dev/zero of="$T/scratch.img" bs=1048576 count=16 2>/dev/null
 
+# The main guest's ringvm runs as an ordinary user (uid and gid 1000) with
+# what an administrator gives one: /dev/kvm through its group, a TAP
+# created for it, its own disk images; seccomp filters on, as always.
+RVUID=1000
+# first_of PATH...: the first that exists. util-linux's setpriv and
+# iproute2's ip (the harness puts them in /usr/local/bin), not busybox's
+# applets of the same names, which can neither change users nor give a
+# TAP an owner.
+first_of() { for p in "$@"; do [ -x "$p" ] && { echo "$p"; return; }; done; }
+SETPRIV=$(first_of /usr/local/bin/setpriv /usr/bin/setpriv)
+IPROUTE=$(first_of /usr/local/bin/ip /usr/sbin/ip /sbin/ip)
+chgrp $RVUID /dev/kvm && chmod g+rw /dev/kvm
+# /dev/net/tun is 0666 on any Debian system (the tun driver asks for it);
+# the harness's L1 may have made the node itself.
+chmod 0666 /dev/net/tun
+chown -R $RVUID:$RVUID "$T"
+chmod a+rx "$W" && chmod a+r vmlinux initrd.cpio.gz
+
 # The host end of the guest's network: a TAP with a link-local address, a
 # receiver on 5000 and a sender on 5001. Nothing leaves this machine.
-tunctl -t rvtap0 >/dev/null
+"${IPROUTE:-ip}" tuntap add dev rvtap0 mode tap user $RVUID >"$T/tunctl.out" 2>&1
 ip link set rvtap0 up
 ip addr add 169.254.10.1/24 dev rvtap0
 printf '#!/bin/sh\nseq 1 300000\n' >"$T/serve.sh"
@@ -54,7 +72,8 @@ tx_pid=$!
 want_seq=$(seq 1 300000 | md5)
 
 echo "--- e2e/virtio: one guest with 3 disks, a NIC and an RNG"
-timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+timeout "$LIMIT" "${SETPRIV:-setpriv}" --reuid=$RVUID --regid=$RVUID --clear-groups \
+	ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=virtio" --mem 512M --cpus 2 \
 	--disk "$T/data.ext4" --disk "$T/ro.img,ro" --disk "$T/scratch.img" \
 	--net "tap=rvtap0,mac=$MAC" --rng --stats "$T/stats.txt" \
@@ -70,6 +89,16 @@ wait $rx_pid $tx_pid 2>/dev/null
 if [ "$rc" != 0 ]; then
 	echo "    (ringvm exited with status $rc; the guest console's last lines:)"
 	grep -v '^RV ' "$T/virtio.out" | tail -n 60 | sed 's/^/    | /'
+fi
+
+# The run above was an ordinary user's: the guest came up and ran its
+# whole hook (disks, network, rng) and powered off, and the counters file
+# ringvm wrote belongs to that user.
+owner=$(stat -c %u "$T/stats.txt" 2>/dev/null)
+if [ "$rc" = 0 ] && [ "$(rv virtio_done)" = yes ] && [ "$owner" = $RVUID ]; then
+	ok virtio-unprivileged
+else
+	bad virtio-unprivileged "ringvm status $rc as uid $RVUID, virtio_done=[$(rv virtio_done)], stats file owner [$owner], TAP owner [$(cat /sys/class/net/rvtap0/owner 2>/dev/null)] $(cat "$T/tunctl.out"): $(tail -n 2 "$T/virtio.err" | tr '\n' ' ')"
 fi
 
 # virtio-blk: mount, data written by the guest is on the image byte for byte.
