@@ -92,7 +92,8 @@ $(BUILD)/bench/rvmicro: bench/overhead/rvmicro.c
 EXITCOST_SRCS := bench/overhead/exitcost.c bench/overhead/exitcost_guests.S \
 	tests/kvm/rig.c
 
-$(BUILD)/bench/exitcost: $(EXITCOST_SRCS) tests/kvm/rig.h $(LIBOBJS)
+$(BUILD)/bench/exitcost: $(EXITCOST_SRCS) bench/overhead/exitcost_ops.inc \
+		tests/kvm/rig.h $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Isrc -Itests -o $@ $(EXITCOST_SRCS) \
 		$(LIBOBJS) $(LDFLAGS_RV) $(LDLIBS_RV) -lm
@@ -134,8 +135,14 @@ bench-migrate: deps
 	scripts/guest-images.sh
 	bench/migrate.sh
 
+# The same operations as a PVH kernel, for QEMU to boot: bench-exits' peer.
+$(BUILD)/bench/exitcost-pvh.elf: bench/overhead/exitcost_pvh.S bench/overhead/exitcost_ops.inc
+	@mkdir -p $(dir $@)
+	$(CC) -nostdlib -static -no-pie -Wl,-Ttext-segment=0x100000 \
+		-Wl,--build-id=none -Wl,-e,start32 -o $@ $<
+
 bench-exits: deps
-	$(MAKE) all $(BUILD)/bench/exitcost
+	$(MAKE) all $(BUILD)/bench/exitcost $(BUILD)/bench/exitcost-pvh.elf
 	bench/exits.sh
 
 fuzz: deps

@@ -1,18 +1,54 @@
 #!/bin/bash
 # make bench-exits: what one VM exit of each kind costs on this machine
 # (bench/overhead/exitcost.c), as "exit_KIND_ns MEAN ns ci95=HALF" lines:
-# the cost side of the overhead equation. Runs where /dev/kvm has hardware
-# virtualization; on a PVM host inside the harness's emulated machine,
-# whose figures are the emulator's, not a real CPU's. Figures, not a test.
+# the cost side of the overhead equation; then the same operations under
+# QEMU (from Debian) in the same machine (bench/overhead/exitcost_pvh.S), as
+# "peer_exit_KIND_ns" lines, for the kinds QEMU has a path for. Runs where
+# /dev/kvm has hardware virtualization; on a PVM host inside the harness's
+# emulated machine, whose figures are the emulator's, not a real CPU's.
+# Figures, not a test.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${BENCH_EXITS_N:-20000}
 RUNS=${BENCH_RUNS:-5}
 log=build/bench/exits.log
 mkdir -p build/bench
+qemu_peer bios-256k.bin pvh.bin
+[ ${#PEER[@]} -gt 0 ] && PEER+=(--file build/bench/exitcost-pvh.elf)
 tools/ringvm-harness --timeout 1800 --file build/bench/exitcost \
-	-- "./exitcost $N $RUNS" >"$log" 2>&1 || {
+	--file bench/exits-l1.sh "${PEER[@]}" \
+	-- "sh ./exits-l1.sh $N $RUNS" >"$log" 2>&1 || {
 	echo "bench-exits: the run failed; see $log" >&2
 	exit 1
 }
-tr -d '\r' <"$log" | grep -E '^(# exitcost|exit_)'
+tr -d '\r' <"$log" >"$log.clean"
+grep -E '^(# exitcost|exit_)' "$log.clean"
+if [ ${#PEER[@]} -eq 0 ]; then
+	echo "# no peer: qemu-system-x86_64 is not installed"
+	exit 0
+fi
+mhz=$(sed -n 's/^# exitcost: .*guest TSC \([0-9][0-9]*\) MHz.*/\1/p' "$log.clean")
+if ! grep -q '^QEMU_EXIT 1$' "$log.clean" || [ -z "$mhz" ]; then
+	echo "# peer: QEMU did not finish the operations ($(grep '^QEMU_EXIT' "$log.clean" || echo 'no exit status')); see $log"
+	exit 0
+fi
+echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') -M pc -accel kvm, the same operations as a PVH kernel, N=20000 runs=5, same machine and TSC"
+# Five values a run (nop, cpuid, hypercall, pio_user, mmio_user): ns per
+# operation less the NOP loop's, mean and 95% interval (Student t, 4 df).
+sed -n 's/^QEMU_CYCLES //p' "$log.clean" | awk -v mhz="$mhz" -v n=20000 '
+	{ c[NR - 1] = $1 }
+	END {
+		split("nop cpuid hypercall pio_user mmio_user", name)
+		runs = int(NR / 5)
+		for (k = 2; k <= 5; k++) {
+			s = 0; q = 0
+			for (r = 0; r < runs; r++) {
+				ns = (c[r * 5 + k - 1] - c[r * 5]) / n * 1000 / mhz
+				s += ns; q += ns * ns
+			}
+			m = s / runs
+			sd = sqrt((q - s * m) / (runs - 1))
+			printf "peer_exit_%s_ns %.1f ns ci95=%.1f runs=%d (QEMU)\n", name[k], m, 2.776 * sd / sqrt(runs), runs
+		}
+	}'

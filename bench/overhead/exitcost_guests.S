@@ -6,33 +6,7 @@
 	.section .rodata
 	.code64
 
-.macro op_nop
-	nop
-.endm
-.macro op_cpuid          /* intercepted, answered inside KVM */
-	xor	%eax, %eax
-	cpuid
-.endm
-.macro op_vmcall         /* KVM_HC_VAPIC_POLL_IRQ: a no-op hypercall */
-	mov	$1, %eax
-	vmcall
-.endm
-.macro op_vmmcall        /* the same on AMD */
-	mov	$1, %eax
-	vmmcall
-.endm
-.macro op_pio_user       /* a port ringvm's probe device answers */
-	out	%al, $0xe4
-.endm
-.macro op_pio_kernel     /* a port with an ioeventfd: KVM completes it */
-	out	%al, $0xe8
-.endm
-.macro op_mmio_user      /* ringvm's probe MMIO page */
-	mov	4(%rbx), %eax
-.endm
-.macro op_mmio_kernel    /* an MMIO doorbell with an ioeventfd */
-	movl	$1, 0x1000(%rbx)
-.endm
+#include "exitcost_ops.inc"
 
 .macro costloop name
 	.globl	cost_\name, cost_\name\()_end
