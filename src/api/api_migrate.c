@@ -58,6 +58,7 @@ static char *status_json(const struct mig_status *st)
 	ADD_U64("dirty_bytes", st->dirty_bytes);
 	ADD_U64("dirty_rate_bytes_per_s", st->dirty_rate);
 	ADD_U64("bandwidth_bytes_per_s", st->bandwidth);
+	ADD_U64("expected_downtime_ms", st->expected_downtime_ms);
 	ADD_U64("throttle_percent", st->throttle_pct);
 	ADD_U64("downtime_ms", st->downtime_ms);
 	ADD_U64("total_ms", st->total_ms);

@@ -85,14 +85,14 @@ static void show_progress(const char *sock, uint64_t *last_round,
 			fprintf(stderr, "ringvm: migrate: precopy, round 0: all of RAM (%llu MiB)\n",
 				(unsigned long long)(get_u64(o, "ram_bytes") >> 20));
 		else
-			fprintf(stderr, "ringvm: migrate: %s, round %llu: %llu MiB sent, %llu MiB dirty (guest writes %llu MiB/s, link %llu MiB/s)%s\n",
+			fprintf(stderr, "ringvm: migrate: %s, round %llu: %llu MiB sent, %llu MiB dirty (guest writes %llu MiB/s, link %llu MiB/s), downtime now %llu ms, vCPUs held %llu%%\n",
 				last_phase, (unsigned long long)*last_round,
 				(unsigned long long)(get_u64(o, "sent_bytes") >> 20),
 				(unsigned long long)(get_u64(o, "dirty_bytes") >> 20),
 				(unsigned long long)(get_u64(o, "dirty_rate_bytes_per_s") >> 20),
 				(unsigned long long)(get_u64(o, "bandwidth_bytes_per_s") >> 20),
-				get_u64(o, "throttle_percent") ?
-				", vCPUs throttled" : "");
+				(unsigned long long)get_u64(o, "expected_downtime_ms"),
+				(unsigned long long)get_u64(o, "throttle_percent"));
 	}
 	json_object_put(o);
 }

@@ -31,6 +31,7 @@ struct mig_status {
 	uint64_t dirty_bytes;       /* dirty at the last look */
 	uint64_t dirty_rate;        /* bytes/s the guest dirtied last round */
 	uint64_t bandwidth;         /* bytes/s the link carried last round */
+	uint64_t expected_downtime_ms; /* what is dirty at that rate */
 	unsigned int throttle_pct;  /* share of time the vCPUs are held */
 	uint64_t downtime_ms;       /* pause to the destination's ACK */
 	uint64_t total_ms;

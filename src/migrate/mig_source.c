@@ -296,6 +296,7 @@ static int precopy(struct sender *s, struct rv_err *err)
 		s->ctl->st.dirty_bytes = dirty_bytes;
 		s->ctl->st.dirty_rate = rate;
 		s->ctl->st.bandwidth = bandwidth;
+		s->ctl->st.expected_downtime_ms = est_ms;
 		pthread_mutex_unlock(&s->ctl->lock);
 		update_sent(s);
 		if (est_ms <= p->max_downtime_ms)
