@@ -4,9 +4,9 @@
  * an I/O or vCPU thread then adds its own, narrower one, so such a thread
  * may make only the calls both allow. Arguments are checked where that is
  * cheap and decisive: clone only for threads (no new process), clone3
- * answered ENOSYS so glibc falls back to clone, prctl only for a
- * thread's name and no_new_privs. ioctl is allowed on any request: KVM, TUN and the
- * terminal are all reached through it (narrowing it is future work). */
+ * answered ENOSYS so glibc falls back to clone, prctl only for a thread's
+ * name and no_new_privs. ioctl is allowed on any request: KVM, TUN and
+ * the terminal are all reached through it (narrowing it is future work). */
 #include "vm/sandbox.h"
 
 #include <errno.h>
