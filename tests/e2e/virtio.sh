@@ -199,7 +199,7 @@ if [ $rc = 0 ] && [ "$got" = "$want_seq" ] && e2fsck -fn "$T/sync.ext4" >/dev/nu
 	grep -qx "blk0_io_uring 0 flag" "$T/sync.stats"; then
 	ok virtio-blk-sync-backend
 else
-	bad virtio-blk-sync-backend "status $rc, seq.txt md5 $got; $(tr -d '\r' <"$T/sync.raw" | grep '^RV' | tr '\n' ' ')"
+	bad virtio-blk-sync-backend "status $rc, seq.txt md5 $got; console's last lines: $(tr -d '\r' <"$T/sync.raw" | tail -n 8 | tr '\n' ' '); $(tail -n 2 "$T/sync.err" | tr '\n' ' ')"
 fi
 
 # virtio-console: hvc0 is the guest's console. Once the guest says it is
