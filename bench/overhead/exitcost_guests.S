@@ -12,18 +12,7 @@
 	.globl	cost_\name, cost_\name\()_end
 cost_\name:
 	mov	0x200000, %r8
-	mov	$0xd0000000, %rbx
-	rdtsc
-	shl	$32, %rdx
-	or	%rax, %rdx
-	mov	%rdx, %r9
-1:	op_\name
-	dec	%r8
-	jnz	1b
-	rdtsc
-	shl	$32, %rdx
-	or	%rax, %rdx
-	sub	%r9, %rdx
+	time_op	\name
 	mov	%edx, %eax
 	out	%eax, $0xe0
 	shr	$32, %rdx

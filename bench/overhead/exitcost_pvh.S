@@ -65,18 +65,7 @@ start32:
 /* N times OP between two RDTSCs; the count to port 0xe9, low byte first. */
 .macro timed op
 	mov	$N, %r8
-	mov	$0xd0000000, %rbx
-	rdtsc
-	shl	$32, %rdx
-	or	%rax, %rdx
-	mov	%rdx, %r9
-1:	op_\op
-	dec	%r8
-	jnz	1b
-	rdtsc
-	shl	$32, %rdx
-	or	%rax, %rdx
-	sub	%r9, %rdx
+	time_op	\op
 	mov	$8, %ecx                 /* isa-debugcon takes bytes only */
 2:	mov	%dl, %al
 	out	%al, $0xe9
