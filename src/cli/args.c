@@ -45,8 +45,12 @@ enum flag_id {
 	F_MEM_BACKING,
 	F_INTERVAL,
 	F_COUNT,
+	F_SOCKET,
+	F_QUEUES,
+	F_QUEUE_SIZE,
 	F_HELP,
 };
+_Static_assert(F_HELP < 64, "flags are tracked in a 64-bit set");
 
 /* Which commands take a flag. */
 #define C_RUN      (1u << CLI_RUN)
@@ -57,6 +61,7 @@ enum flag_id {
 #define C_TOP      (1u << CLI_TOP)
 #define C_ALL      (C_RUN | C_RESTORE | C_SNAPSHOT | C_CLIENT | C_MIGRATE | C_TOP)
 #define C_CPU      (1u << CLI_CPU_FEATURES | 1u << CLI_CPU_TEMPLATE)
+#define C_BACKEND  (1u << CLI_BACKEND)
 
 struct flag {
 	const char *name;   /* without the leading "--" */
@@ -72,15 +77,15 @@ static const struct flag flags[] = {
 	{ "cmdline",            F_CMDLINE,      true,  false, C_RUN },
 	{ "mem",                F_MEM,          true,  false, C_RUN | C_SNAPSHOT | C_RESTORE },
 	{ "cpus",               F_CPUS,         true,  false, C_RUN },
-	{ "disk",               F_DISK,         true,  true,  C_RUN },
+	{ "disk",               F_DISK,         true,  true,  C_RUN | C_BACKEND },
 	{ "net",                F_NET,          true,  true,  C_RUN },
 	{ "console",            F_CONSOLE,      true,  false, C_RUN | C_RESTORE },
 	{ "rng",                F_RNG,          false, false, C_RUN },
 	{ "serial-log",         F_SERIAL_LOG,   true,  false, C_RUN | C_RESTORE },
 	{ "allow-slow-backend", F_ALLOW_SLOW,   false, false, C_RUN | C_RESTORE },
-	{ "seccomp",            F_SECCOMP,      true,  false, C_RUN | C_RESTORE },
+	{ "seccomp",            F_SECCOMP,      true,  false, C_RUN | C_RESTORE | C_BACKEND },
 	{ "mem-merge",          F_MEM_MERGE,    false, false, C_RUN | C_RESTORE },
-	{ "stats",              F_STATS,        true,  false, C_RUN | C_RESTORE },
+	{ "stats",              F_STATS,        true,  false, C_RUN | C_RESTORE | C_BACKEND },
 	{ "api-sock",           F_API_SOCK,     true,  false, C_ALL },
 	{ "config-file",        F_CONFIG_FILE,  true,  false, C_RUN },
 	{ "id",                 F_ID,           true,  false, C_RUN | C_RESTORE },
@@ -97,7 +102,10 @@ static const struct flag flags[] = {
 	{ "mem-backing",        F_MEM_BACKING,  true,  false, C_RUN },
 	{ "interval",           F_INTERVAL,     true,  false, C_TOP },
 	{ "count",              F_COUNT,        true,  false, C_TOP },
-	{ "help",               F_HELP,         false, false, C_ALL | C_CPU },
+	{ "socket",             F_SOCKET,       true,  false, C_BACKEND },
+	{ "queues",             F_QUEUES,       true,  false, C_BACKEND },
+	{ "queue-size",         F_QUEUE_SIZE,   true,  false, C_BACKEND },
+	{ "help",               F_HELP,         false, false, C_ALL | C_CPU | C_BACKEND },
 };
 
 static const char usage_text[] =
@@ -116,6 +124,9 @@ static const char usage_text[] =
 "       ringvm cpu-features [--out FILE]     what this host offers a guest\n"
 "       ringvm cpu-template FILE FILE... [--out FILE]\n"
 "                                            a CPU template for those hosts\n"
+"       ringvm backend blk --socket PATH --disk PATH\n"
+"                                            serve a disk to a vhost-user\n"
+"                                            frontend (QEMU, UML, ringvm)\n"
 "       ringvm --help | ringvm help [COMMAND] this text, or a command's\n"
 "       ringvm --version                     print the version\n"
 "\n"
@@ -135,6 +146,8 @@ static const char usage_text[] =
 "         says what is wrong\n"
 "  2      the guest crashed (triple fault, KVM internal error, emulation\n"
 "         failure); a register dump is printed on stderr\n"
+"         (backend: the last frontend disconnected after SIGINT or\n"
+"         SIGTERM)\n"
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
 "         the guest first); 159 (SIGSYS): a thread made a system call\n"
 "         its seccomp allow-list denies, named on stderr\n";
@@ -243,6 +256,8 @@ static const char run_usage_text[] =
 "         wrong\n"
 "  2      the guest crashed (triple fault, KVM internal error, emulation\n"
 "         failure); a register dump is printed on stderr\n"
+"         (backend: the last frontend disconnected after SIGINT or\n"
+"         SIGTERM)\n"
 "  128+N  ringvm was terminated by signal N (on SIGINT or SIGTERM it stops\n"
 "         the guest first); 159 (SIGSYS): a thread made a system call\n"
 "         its seccomp allow-list denies, named on stderr\n";
@@ -380,6 +395,37 @@ const char *cli_usage(void)
 	return usage_text;
 }
 
+static const char backend_usage_text[] =
+"usage: ringvm backend blk --socket PATH --disk PATH[,ro][,direct]\n"
+"                         [--queues N] [--queue-size N] [--seccomp on|off]\n"
+"                         [--stats PATH]\n"
+"\n"
+"Serves a virtio-blk disk, out of process, to a vhost-user frontend that\n"
+"connects to the Unix socket PATH: ringvm (run --disk vhost-user=PATH),\n"
+"QEMU (-chardev socket,path=PATH -device vhost-user-blk-pci) or User Mode\n"
+"Linux (virtio_uml.device=PATH:2). The frontend shares its guest RAM; this\n"
+"process serves the queues with the same request and io_uring code as\n"
+"ringvm's own disks, so a fault here cannot take the monitor with it. One\n"
+"frontend at a time; when it goes, the next may connect (a restarted VMM\n"
+"reconnects). Needs no privileges beyond the image and the socket's\n"
+"directory.\n"
+"\n"
+"  --socket PATH        where to listen (a stale socket file is replaced;\n"
+"                       one in use is refused)\n"
+"  --disk PATH[,ro][,direct]\n"
+"                       the raw image; ro: read-only, direct: O_DIRECT\n"
+"  --queues N           request queues offered (default 1; the frontend\n"
+"                       may use fewer)\n"
+"  --queue-size N       the largest queue the frontend should use, which\n"
+"                       bounds the segments per request (default 128)\n"
+"  --seccomp on|off     system call allow-lists (default on)\n"
+"  --stats PATH         counters as NAME VALUE UNIT lines to PATH on exit\n"
+"  -h, --help           this text\n"
+"\n"
+"Runs until SIGINT or SIGTERM (exit status 0), or 1 with one line on\n"
+"stderr if it cannot start. A frontend that breaks the protocol is\n"
+"disconnected with one line on stderr; the back end goes on.\n";
+
 const char *cli_command_usage(enum cli_action cmd)
 {
 	switch (cmd) {
@@ -400,6 +446,8 @@ const char *cli_command_usage(enum cli_action cmd)
 	case CLI_CPU_FEATURES:
 	case CLI_CPU_TEMPLATE:
 		return cpu_usage_text;
+	case CLI_BACKEND:
+		return backend_usage_text;
 	default:
 		return usage_text;
 	}
@@ -800,6 +848,15 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		return parse_ms("interval", value, &o->interval_ms, err);
 	case F_COUNT:
 		return parse_1m("count", value, &o->count, err);
+	case F_SOCKET:
+		if (!*value)
+			return rv_fail(err, "--socket: empty path");
+		o->socket_path = value;
+		return 0;
+	case F_QUEUES:
+		return parse_1m("queues", value, &o->queues, err);
+	case F_QUEUE_SIZE:
+		return parse_1m("queue-size", value, &o->queue_size, err);
 	case F_MAX_BANDWIDTH:
 		return parse_1m("max-bandwidth", value, &o->max_bandwidth_mib, err);
 	case F_AUTO_CONVERGE:
@@ -815,16 +872,16 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 }
 
 /* What each command needs beyond well-formed flags. */
-static int check_command(enum cli_action cmd, unsigned int seen,
+static int check_command(enum cli_action cmd, uint64_t seen,
 			 const struct cli_opts *o, struct rv_err *err)
 {
-	const unsigned int device_flags = 1u << F_KERNEL | 1u << F_INITRD |
-		1u << F_CMDLINE | 1u << F_MEM | 1u << F_CPUS | 1u << F_DISK |
-		1u << F_NET | 1u << F_RNG;
+	const uint64_t device_flags = 1ULL << F_KERNEL | 1ULL << F_INITRD |
+		1ULL << F_CMDLINE | 1ULL << F_MEM | 1ULL << F_CPUS |
+		1ULL << F_DISK | 1ULL << F_NET | 1ULL << F_RNG;
 
 	switch (cmd) {
 	case CLI_RUN:
-		if (o->incoming && (seen & (device_flags | 1u << F_CONFIG_FILE)))
+		if (o->incoming && (seen & (device_flags | 1ULL << F_CONFIG_FILE)))
 			return rv_fail(err, "--incoming: the VM is the one the source sends; do not give --kernel, --config-file or device options");
 		if (o->incoming && o->cfg.console == CONSOLE_VIRTIO)
 			return rv_fail(err, "--console: a migrated guest keeps the console it had; give serial or none");
@@ -857,6 +914,22 @@ static int check_command(enum cli_action cmd, unsigned int seen,
 		return 0;
 	case CLI_CPU_FEATURES:
 		return 0;
+	case CLI_BACKEND:
+		if (!o->backend_kind)
+			return rv_fail(err, "backend: which device? (ringvm backend blk ...)");
+		if (strcmp(o->backend_kind, "blk"))
+			return rv_fail(err, "backend: unknown device '%.32s' (this ringvm serves blk)",
+				       o->backend_kind);
+		if (!o->socket_path)
+			return rv_fail(err, "missing --socket PATH (where the frontend connects)");
+		if (o->cfg.ndisks != 1)
+			return rv_fail(err, "backend blk serves one disk: give --disk PATH once");
+		if (o->queues > 64)
+			return rv_fail(err, "--queues: at most 64");
+		if (o->queue_size && (o->queue_size > 32768 ||
+				      (o->queue_size & (o->queue_size - 1))))
+			return rv_fail(err, "--queue-size: a power of two up to 32768");
+		return 0;
 	case CLI_CPU_TEMPLATE:
 		if (o->ninputs < 2)
 			return rv_fail(err, "cpu-template needs at least two features files (from ringvm cpu-features on each kind of host)");
@@ -873,7 +946,7 @@ static int parse_command(enum cli_action cmd, int argc, char *const argv[],
 			 struct rv_err *err)
 {
 	const char *name = argv[1];
-	unsigned int seen = 0;
+	uint64_t seen = 0;
 
 	for (int i = 2; i < argc; i++) {
 		char *arg = argv[i], *value = NULL, *eq;
@@ -883,6 +956,13 @@ static int parse_command(enum cli_action cmd, int argc, char *const argv[],
 			o->help_cmd = cmd;
 			*action = CLI_COMMAND_HELP;
 			return 0;
+		}
+		if (arg[0] != '-' && cmd == CLI_BACKEND) {
+			if (o->backend_kind)
+				return rv_fail(err, "unexpected argument '%.64s' (one device kind)",
+					       arg);
+			o->backend_kind = arg;
+			continue;
 		}
 		if (arg[0] != '-' && cmd == CLI_CPU_TEMPLATE) {
 			if (!*arg)
@@ -925,9 +1005,9 @@ static int parse_command(enum cli_action cmd, int argc, char *const argv[],
 				return rv_fail(err, "--%s needs a value (found option '%.64s')",
 					       f->name, value);
 		}
-		if (!f->repeatable && (seen & 1u << f->id))
+		if (!f->repeatable && (seen & 1ULL << f->id))
 			return rv_fail(err, "--%s given twice", f->name);
-		seen |= 1u << f->id;
+		seen |= 1ULL << f->id;
 		if (apply_flag(cmd, f, value, o, err) < 0)
 			return -1;
 	}
@@ -951,6 +1031,7 @@ static const struct {
 	{ "cpu-features", CLI_CPU_FEATURES },
 	{ "cpu-template", CLI_CPU_TEMPLATE },
 	{ "top", CLI_TOP },
+	{ "backend", CLI_BACKEND },
 };
 
 static int find_command(const char *name, enum cli_action *cmd)

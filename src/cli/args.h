@@ -24,6 +24,7 @@ enum cli_action {
 	CLI_CPU_FEATURES,  /* ringvm cpu-features */
 	CLI_CPU_TEMPLATE,  /* ringvm cpu-template FILE... */
 	CLI_TOP,           /* ringvm top --api-sock S */
+	CLI_BACKEND,       /* ringvm backend blk --socket S --disk F */
 	CLI_HELP,          /* ringvm --help / ringvm help */
 	CLI_COMMAND_HELP,  /* ringvm COMMAND --help / ringvm help COMMAND */
 	CLI_VERSION,
@@ -55,6 +56,10 @@ struct cli_opts {
 	uint32_t max_bandwidth_mib; /* migrate; 0: no cap */
 	uint32_t interval_ms;       /* top: between reports (default 1 s) */
 	uint32_t count;             /* top: reports, then exit; 0: until ^C */
+	const char *backend_kind;   /* backend: "blk" */
+	const char *socket_path;    /* backend --socket */
+	uint32_t queues;            /* backend --queues; 0: 1 */
+	uint32_t queue_size;        /* backend --queue-size; 0: 128 */
 };
 
 /* Parses argv (argv[0] is the program name). On error returns -1 with a

@@ -1,10 +1,12 @@
 /* ringvm: parse the command line and hand over to the command: run or
  * restore a VM (cli/run.c), talk to a running one (cli/client.c), or
- * make CPU templates (cli/cpu_cmds.c). */
+ * make CPU templates (cli/cpu_cmds.c), or serve a device to another
+ * monitor (cli/backend_cmd.c). */
 #include <signal.h>
 #include <stdio.h>
 
 #include "cli/args.h"
+#include "cli/backend_cmd.h"
 #include "cli/client.h"
 #include "cli/cpu_cmds.h"
 #include "cli/run.h"
@@ -49,6 +51,8 @@ int main(int argc, char *argv[])
 	case CLI_CPU_FEATURES:
 	case CLI_CPU_TEMPLATE:
 		return cli_cpu(action, &opts);
+	case CLI_BACKEND:
+		return cli_backend(&opts);
 	}
 	return RINGVM_EXIT_SETUP;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 /* A number from a sysfs file; -1 when it cannot be read. */
 static long long sysfs_number(const char *path)
@@ -84,11 +85,60 @@ const char *guest_mem_backing_name(enum guest_mem_backing b)
 	return NULL;
 }
 
-/* Anonymous memory (fd < 0), or the file fd mapped privately with the
- * regions back to back from offset 0. */
+/* How map_regions maps each region: anonymous memory, a snapshot's
+ * memory file (privately, regions back to back from offset 0), or each
+ * region from an fd of its own, shared with the process that sent it. */
+struct region_source {
+	int fd;                 /* -1: anonymous */
+	const int *fds;         /* shared: fds[i] at offs[i] */
+	const uint64_t *offs;
+};
+
+static void *map_one(const struct guest_region *l, unsigned int i,
+		     const struct region_source *src, uint64_t file_off,
+		     enum guest_mem_backing backing)
+{
+	if (src->fds)
+		return mmap(NULL, l->size, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_NORESERVE, src->fds[i],
+			    (off_t)src->offs[i]);
+	if (src->fd < 0)
+		return map_anon(l->size, backing);
+	return mmap(NULL, l->size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_NORESERVE, src->fd, (off_t)file_off);
+}
+
+/* A region another process shares must start at a page of its file and
+ * end within it: touching a page past the end would raise SIGBUS here. */
+static bool shared_region_bad(const struct guest_region *l, int fd,
+			      uint64_t off, struct rv_err *err)
+{
+	struct stat st;
+
+	if (off & 0xfff) {
+		rv_fail(err, "guest memory: region %#llx starts at offset %#llx of its file, not at a page",
+			(unsigned long long)l->gpa, (unsigned long long)off);
+		return true;
+	}
+	if (fstat(fd, &st) < 0) {
+		rv_fail_errno(err, "guest memory: region %#llx: its file",
+			      (unsigned long long)l->gpa);
+		return true;
+	}
+	if (off + l->size < off || off + l->size > (uint64_t)st.st_size) {
+		rv_fail(err, "guest memory: region %#llx (%llu KiB at offset %#llx) goes past the end of its file (%llu KiB)",
+			(unsigned long long)l->gpa,
+			(unsigned long long)(l->size >> 10),
+			(unsigned long long)off,
+			(unsigned long long)((uint64_t)st.st_size >> 10));
+		return true;
+	}
+	return false;
+}
+
 static int map_regions(struct guest_mem *gm, const struct guest_region *layout,
-		       unsigned int nr, int fd, enum guest_mem_backing backing,
-		       struct rv_err *err)
+		       unsigned int nr, const struct region_source *src,
+		       enum guest_mem_backing backing, struct rv_err *err)
 {
 	uint64_t off = 0;
 
@@ -120,16 +170,18 @@ static int map_regions(struct guest_mem *gm, const struct guest_region *layout,
 		 * mapped privately: the guest's writes never reach it, and
 		 * pages are read in on first touch, so mapping is as quick
 		 * for 1 GiB as for 1 MiB. */
-		if (fd < 0)
-			p = map_anon(l->size, backing);
-		else
-			p = mmap(NULL, l->size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)off);
+		if (src->fds && shared_region_bad(l, src->fds[i], src->offs[i],
+						  err)) {
+			guest_mem_unmap(gm);
+			return -1;
+		}
+		p = map_one(l, i, src, off, backing);
 		if (p == MAP_FAILED) {
 			guest_mem_unmap(gm);
 			return rv_fail_errno(err, "cannot map %llu MiB of guest memory%s",
 					     (unsigned long long)(l->size >> 20),
-					     fd < 0 && backing == GUEST_MEM_HUGETLB ?
+					     !src->fds && src->fd < 0 &&
+					     backing == GUEST_MEM_HUGETLB ?
 					     " in 2 MiB huge pages" : "");
 		}
 		off += l->size;
@@ -151,7 +203,9 @@ int guest_mem_map_backed(struct guest_mem *gm, const struct guest_region *layout
 	if (backing == GUEST_MEM_HUGETLB && nr <= GUEST_MEM_MAX_REGIONS &&
 	    check_huge_pages(layout, nr, err) < 0)
 		return -1;
-	return map_regions(gm, layout, nr, -1, backing, err);
+	struct region_source src = { .fd = -1 };
+
+	return map_regions(gm, layout, nr, &src, backing, err);
 }
 
 int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
@@ -163,7 +217,18 @@ int guest_mem_map(struct guest_mem *gm, const struct guest_region *layout,
 int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 		       unsigned int nr, int fd, struct rv_err *err)
 {
-	return map_regions(gm, layout, nr, fd, GUEST_MEM_THP, err);
+	struct region_source src = { .fd = fd };
+
+	return map_regions(gm, layout, nr, &src, GUEST_MEM_THP, err);
+}
+
+int guest_mem_map_shared(struct guest_mem *gm, const struct guest_region *layout,
+			 unsigned int nr, const int *fds, const uint64_t *offs,
+			 struct rv_err *err)
+{
+	struct region_source src = { .fd = -1, .fds = fds, .offs = offs };
+
+	return map_regions(gm, layout, nr, &src, GUEST_MEM_THP, err);
 }
 
 int guest_mem_advise(const struct guest_mem *gm, bool merge, struct rv_err *err)

@@ -11,7 +11,7 @@
 
 #include "util/err.h"
 
-#define GUEST_MEM_MAX_REGIONS 4
+#define GUEST_MEM_MAX_REGIONS 8   /* a vhost-user memory table's */
 
 struct guest_region {
 	uint64_t gpa;  /* guest physical base */
@@ -60,6 +60,12 @@ const char *guest_mem_backing_name(enum guest_mem_backing b);
  * caller checks the file's size; fd may be closed afterwards. */
 int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 		       unsigned int nr, int fd, struct rv_err *err);
+/* Another process's guest RAM, as a vhost-user back end receives it:
+ * region i from fds[i] at offset offs[i] (a page multiple), shared, so
+ * both sides see one memory. The fds may be closed afterwards. */
+int guest_mem_map_shared(struct guest_mem *gm, const struct guest_region *layout,
+			 unsigned int nr, const int *fds, const uint64_t *offs,
+			 struct rv_err *err);
 void guest_mem_unmap(struct guest_mem *gm);
 
 /* Host-side advice for mapped guest RAM: never in ringvm's core dumps (it

@@ -69,13 +69,17 @@ struct blk_stats {
 };
 
 struct virtio_blk {
-	struct virtio_pci t;
+	struct virtio_pci t;            /* unused when served (no PCI) */
+	bool served;                    /* queues served for a vhost-user
+					 * frontend, not by t */
+	struct virtio_queue_host host;
 	struct blk_file file;
 	const struct guest_mem *mem;
 	struct ev_loop *loop;
 	struct blk_uring *uring;        /* NULL: synchronous back end */
 	struct rv_err why_sync;      /* why the back end is synchronous */
 	unsigned int nqueues;
+	uint16_t queue_max;
 	bool paused;                    /* I/O thread: take no new chains */
 	uint64_t features;              /* negotiated */
 	struct blk_req_limits lim;
@@ -98,7 +102,7 @@ static void notify(struct blk_queue *q)
 		return;
 	q->pushed = false;
 	if (virtq_should_notify(q->vq)) {
-		virtio_pci_queue_irq(&q->b->t, q->idx);
+		q->b->host.queue_irq(q->b->host.ctx, q->idx);
 		count(&q->b->stats.irqs, 1);
 	}
 }
@@ -250,7 +254,7 @@ static bool start(struct blk_queue *q, struct blk_slot *s)
 static bool queue_break(struct blk_queue *q)
 {
 	q->broken = true;
-	virtio_pci_needs_reset(&q->b->t);
+	q->b->host.needs_reset(q->b->host.ctx);
 	return false;
 }
 
@@ -394,7 +398,7 @@ static int queue_setup(struct virtio_blk *b, struct blk_queue *q,
 	}
 	q->free = q->slots;
 	q->vq = vq;
-	q->kick_fd = virtio_pci_kick_fd(&b->t, q->idx);
+	q->kick_fd = b->host.kick_fd(b->host.ctx, q->idx);
 	q->live = true;
 	return 0;
 }
@@ -429,7 +433,7 @@ static int blk_activate(void *dev)
 	struct rv_err err;
 
 	for (unsigned int i = 0; i < b->nqueues; i++) {
-		struct virtq *vq = virtio_pci_vq(&b->t, i);
+		struct virtq *vq = b->host.vq(b->host.ctx, i);
 
 		if (vq && queue_setup(b, &b->q[i], vq) < 0)
 			goto fail;
@@ -567,13 +571,14 @@ static void make_serial(struct virtio_blk *b)
 	memcpy(b->serial, s, strlen(s));
 }
 
-struct virtio_blk *virtio_blk_new(const struct virtio_blk_opts *o,
-				  const struct guest_mem *mem,
-				  struct msix_sink sink, struct rv_err *err)
+/* The device without its transport: image, limits, I/O thread, back end,
+ * configuration space and features. */
+static struct virtio_blk *blk_create(const struct virtio_blk_opts *o,
+				     const struct guest_mem *mem,
+				     uint64_t *features, struct rv_err *err)
 {
 	unsigned int nq = o->nqueues ? o->nqueues : 1;
 	uint16_t qsize = o->queue_size ? o->queue_size : BLK_DEFAULT_QUEUE_SIZE;
-	struct virtio_pci_config cfg;
 	struct virtio_blk *b;
 	char name[16];
 
@@ -602,6 +607,7 @@ struct virtio_blk *virtio_blk_new(const struct virtio_blk_opts *o,
 	}
 	b->mem = mem;
 	b->nqueues = nq;
+	b->queue_max = qsize;
 	for (unsigned int i = 0; i < nq; i++) {
 		b->q[i].b = b;
 		b->q[i].idx = i;
@@ -635,25 +641,9 @@ struct virtio_blk *virtio_blk_new(const struct virtio_blk_opts *o,
 			fprintf(stderr, "ringvm: warning: disk %s: io_uring unavailable (%s); using preadv/pwritev\n",
 				o->path, b->why_sync.msg);
 	}
-
-	cfg = (struct virtio_pci_config){
-		.device_type = VIRTIO_ID_BLOCK,
-		.class_code = 0x018000,         /* mass storage, other */
-		.nqueues = nq,
-		.queue_max = qsize,
-		.config_len = VIRTIO_BLK_CFG_LEN,
-		.ops = &blk_ops,
-		.dev = b,
-		.mem = mem,
-		.sink = sink,
-	};
-	build_config(b, qsize, &cfg.features);
-	if (virtio_pci_init(&b->t, &cfg, err) < 0)
-		goto fail_uring;
+	build_config(b, qsize, features);
 	return b;
 
-fail_uring:
-	blk_uring_free(b->uring);
 fail_loop:
 	ev_loop_free(b->loop);
 fail_file:
@@ -662,20 +652,74 @@ fail_file:
 	return NULL;
 }
 
-void virtio_blk_free(struct virtio_blk *b)
+static void blk_destroy(struct virtio_blk *b)
 {
-	if (!b)
-		return;
-	virtio_pci_destroy(&b->t);      /* resets an active device */
 	blk_uring_free(b->uring);
 	ev_loop_free(b->loop);
 	blk_file_close(&b->file);
 	free(b);
 }
 
+struct virtio_blk *virtio_blk_new(const struct virtio_blk_opts *o,
+				  const struct guest_mem *mem,
+				  struct msix_sink sink, struct rv_err *err)
+{
+	struct virtio_pci_config cfg = {
+		.device_type = VIRTIO_ID_BLOCK,
+		.class_code = 0x018000,         /* mass storage, other */
+		.config_len = VIRTIO_BLK_CFG_LEN,
+		.ops = &blk_ops,
+		.mem = mem,
+		.sink = sink,
+	};
+	struct virtio_blk *b = blk_create(o, mem, &cfg.features, err);
+
+	if (!b)
+		return NULL;
+	cfg.nqueues = b->nqueues;
+	cfg.queue_max = b->queue_max;
+	cfg.dev = b;
+	if (virtio_pci_init(&b->t, &cfg, err) < 0) {
+		blk_destroy(b);
+		return NULL;
+	}
+	b->host = virtio_pci_queue_host(&b->t);
+	return b;
+}
+
+struct virtio_blk *virtio_blk_new_served(const struct virtio_blk_opts *o,
+					 const struct guest_mem *mem,
+					 struct virtio_queue_host host,
+					 struct virtio_served_dev *model,
+					 struct rv_err *err)
+{
+	struct virtio_blk *b = blk_create(o, mem, &model->features, err);
+
+	if (!b)
+		return NULL;
+	b->served = true;
+	b->host = host;
+	model->device_type = VIRTIO_ID_BLOCK;
+	model->nqueues = b->nqueues;
+	model->queue_max = b->queue_max;
+	model->config_len = VIRTIO_BLK_CFG_LEN;
+	model->ops = &blk_ops;
+	model->dev = b;
+	return b;
+}
+
+void virtio_blk_free(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	if (!b->served)
+		virtio_pci_destroy(&b->t);      /* resets an active device */
+	blk_destroy(b);
+}
+
 struct virtio_pci *virtio_blk_transport(struct virtio_blk *b)
 {
-	return &b->t;
+	return b->served ? NULL : &b->t;
 }
 
 struct ev_loop *virtio_blk_loop(struct virtio_blk *b)
@@ -714,8 +758,9 @@ void virtio_blk_print_stats(struct virtio_blk *b, const char *prefix,
 
 	virtio_dev_print_stats(out, prefix, rows,
 			       sizeof(rows) / sizeof(rows[0]));
-	fprintf(out, "%s_mmio_kicks %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&b->t.stats.mmio_kicks));
+	if (!b->served)
+		fprintf(out, "%s_mmio_kicks %" PRIu64 " count\n", prefix,
+			(uint64_t)atomic_load(&b->t.stats.mmio_kicks));
 	for (unsigned int i = 0; i < b->nqueues; i++) {
 		size_t p = atomic_load(&b->q[i].bounce.peak);
 

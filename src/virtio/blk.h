@@ -58,8 +58,19 @@ struct virtio_blk;
 struct virtio_blk *virtio_blk_new(const struct virtio_blk_opts *o,
 				  const struct guest_mem *mem,
 				  struct msix_sink sink, struct rv_err *err);
+/* The same device with no PCI function, its queues owned by host (a
+ * vhost-user back end, `ringvm backend blk`); model receives what the back
+ * end offers its frontend. mem is the back end's map of the frontend's
+ * guest RAM, which may change while the device is reset. */
+struct virtio_blk *virtio_blk_new_served(const struct virtio_blk_opts *o,
+					 const struct guest_mem *mem,
+					 struct virtio_queue_host host,
+					 struct virtio_served_dev *model,
+					 struct rv_err *err);
+/* A served device must have been reset (if activated) first. */
 void virtio_blk_free(struct virtio_blk *b);
 struct ev_loop;
+/* NULL for a served device. */
 struct virtio_pci *virtio_blk_transport(struct virtio_blk *b);
 /* The I/O thread serving the device (its seccomp filter: vm/sandbox.h). */
 struct ev_loop *virtio_blk_loop(struct virtio_blk *b);

@@ -762,3 +762,29 @@ void virtio_pci_destroy(struct virtio_pci *t)
 	pci_device_destroy(&t->pci);
 	pthread_mutex_destroy(&t->lock);
 }
+
+static struct virtq *host_vq(void *ctx, unsigned int q)
+{
+	return virtio_pci_vq(ctx, q);
+}
+
+static int host_kick_fd(void *ctx, unsigned int q)
+{
+	return virtio_pci_kick_fd(ctx, q);
+}
+
+static void host_queue_irq(void *ctx, unsigned int q)
+{
+	virtio_pci_queue_irq(ctx, q);
+}
+
+static void host_needs_reset(void *ctx)
+{
+	virtio_pci_needs_reset(ctx);
+}
+
+struct virtio_queue_host virtio_pci_queue_host(struct virtio_pci *t)
+{
+	return (struct virtio_queue_host){ host_vq, host_kick_fd,
+					   host_queue_irq, host_needs_reset, t };
+}

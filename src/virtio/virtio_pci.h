@@ -27,18 +27,11 @@
 #include "mem/guest_mem.h"
 #include "state/state.h"
 #include "util/err.h"
+#include "virtio/virtio_dev.h"
 #include "virtio/virtqueue.h"
 
 #define VIRTIO_PCI_VENDOR       0x1af4
 #define VIRTIO_PCI_DEVICE_BASE  0x1040   /* + device type, modern-only */
-
-#define VIRTIO_ID_NET     1
-#define VIRTIO_ID_BLOCK   2
-#define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG     4
-
-#define VIRTIO_F_VERSION_1        32
-#define VIRTIO_F_ACCESS_PLATFORM  33
 
 #define VIRTIO_STATUS_ACKNOWLEDGE  1
 #define VIRTIO_STATUS_DRIVER       2
@@ -58,37 +51,6 @@
 #define VIRTIO_PCI_MSIX_OFF      0x4000
 #define VIRTIO_PCI_PBA_OFF       0x5000
 #define VIRTIO_PCI_MAX_QUEUES    64       /* notify area / MSI-X limits */
-
-/* What a device implements. All callbacks are made with the transport lock
- * held, from a vCPU thread (the driver's register access) unless noted.
- * They may call virtio_pci_queue_irq/config_irq/needs_reset and the queue
- * accessors (none of which takes the lock), never virtio_pci_bar_io. */
-struct virtio_dev_ops {
-	/* Device configuration space; off + len <= config_len is checked by
-	 * the transport. config_write may be NULL (read-only config). */
-	void (*config_read)(void *dev, uint32_t off, uint8_t *data,
-			    uint32_t len);
-	void (*config_write)(void *dev, uint32_t off, const uint8_t *data,
-			     uint32_t len);
-	/* The driver set FEATURES_OK with these (a subset of what was offered,
-	 * VERSION_1 included). Return -1 to refuse; FEATURES_OK stays clear. */
-	int (*set_features)(void *dev, uint64_t features);
-	/* DRIVER_OK: every queue the driver enabled has a valid virtq. Start
-	 * servicing (e.g. add the kick fds to the device's I/O thread).
-	 * Return -1 to set DEVICE_NEEDS_RESET. */
-	int (*activate)(void *dev);
-	/* Device reset (status 0 written, or teardown). On return the device
-	 * no longer touches its queues or guest memory and holds no requests.
-	 * Called only after a successful activate. */
-	void (*reset)(void *dev);
-	/* The VM pauses (virtio_pci_pause, from the vm layer, not under the
-	 * transport lock; active or not): on return every request the device
-	 * took is completed, chains it held unfilled are given back
-	 * (virtq_unpop), and it touches neither its queues nor guest memory
-	 * until resume. Then its queue state is all in the ring indices. */
-	void (*pause)(void *dev);
-	void (*resume)(void *dev);
-};
 
 struct virtio_pci_queue {
 	uint16_t size;            /* driver-chosen size, <= queue_max */
@@ -163,6 +125,8 @@ void virtio_pci_config_irq(struct virtio_pci *t);
 /* The device cannot go on (e.g. a broken ring): DEVICE_NEEDS_RESET and a
  * configuration interrupt, as virtio 1.2 2.1.2 describes. Any thread. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
+/* The four above as a device's queue host. */
+struct virtio_queue_host virtio_pci_queue_host(struct virtio_pci *t);
 
 /* VM pause and resume (see virtio_dev_ops.pause). Resume re-kicks every
  * enabled queue: what the guest queued meanwhile gets processed. */

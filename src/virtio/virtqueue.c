@@ -466,3 +466,13 @@ int virtq_set_indices(struct virtq *vq, const struct virtq_indices *ix,
 	vq->broken = ix->broken;
 	return 0;
 }
+
+int virtq_start_at(struct virtq *vq, uint16_t last_avail, struct rv_err *err)
+{
+	struct virtq_indices ix = {
+		.last_avail = last_avail,
+		.used_idx = load16(used_idx(vq), __ATOMIC_ACQUIRE),
+	};
+
+	return virtq_set_indices(vq, &ix, err);
+}

@@ -122,6 +122,12 @@ void virtq_get_indices(const struct virtq *vq, struct virtq_indices *ix);
 int virtq_set_indices(struct virtq *vq, const struct virtq_indices *ix,
 		      struct rv_err *err);
 
+/* After virtq_init on a ring another party set up (a vhost-user frontend
+ * hands over a queue with the index to resume from, SET_VRING_BASE):
+ * take chains from last_avail on, continuing the used index the ring
+ * holds. Refuses indices more than the queue size apart. */
+int virtq_start_at(struct virtq *vq, uint16_t last_avail, struct rv_err *err);
+
 /* Available chains not yet taken (0 if broken). */
 uint16_t virtq_avail_count(struct virtq *vq);
 

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -78,6 +79,17 @@ static const int control_calls[] = {
 	SCMP_SYS(seccomp),
 };
 
+/* A vhost-user back-end process (ringvm backend): its image and listening
+ * socket are open before the filter goes on; it accepts frontends, reads
+ * their messages (guest memory and eventfds come as fds) and maps what
+ * they share. */
+static const int backend_calls[] = {
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvmsg),
+	SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(shutdown), SCMP_SYS(fcntl), SCMP_SYS(getrusage),
+	SCMP_SYS(unlink), SCMP_SYS(rt_sigaction), SCMP_SYS(seccomp),
+};
+
 const char *sandbox_kind_name(enum sandbox_kind kind)
 {
 	switch (kind) {
@@ -87,6 +99,8 @@ const char *sandbox_kind_name(enum sandbox_kind kind)
 		return "device I/O";
 	case SANDBOX_VCPU:
 		return "vCPU";
+	case SANDBOX_BACKEND:
+		return "back end";
 	}
 	return "?";
 }
@@ -162,6 +176,12 @@ static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
+/* The kinds installed first, on every thread of the process. */
+static bool base_kind(enum sandbox_kind kind)
+{
+	return kind == SANDBOX_CONTROL || kind == SANDBOX_BACKEND;
+}
+
 static int build(scmp_filter_ctx ctx, enum sandbox_kind kind)
 {
 	int rc = allow_all(ctx, common_calls,
@@ -172,6 +192,9 @@ static int build(scmp_filter_ctx ctx, enum sandbox_kind kind)
 	if (!rc && kind == SANDBOX_CONTROL)
 		rc = allow_all(ctx, control_calls,
 			       sizeof(control_calls) / sizeof(control_calls[0]));
+	if (!rc && kind == SANDBOX_BACKEND)
+		rc = allow_all(ctx, backend_calls,
+			       sizeof(backend_calls) / sizeof(backend_calls[0]));
 	/* Threads only: a new process would escape the filters' purpose. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
@@ -186,14 +209,14 @@ static int build(scmp_filter_ctx ctx, enum sandbox_kind kind)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
-	if (!rc && kind == SANDBOX_CONTROL)
+	if (!rc && base_kind(kind))
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
 	/* pthread_setname_np on the calling thread. */
-	if (!rc && kind == SANDBOX_CONTROL)
+	if (!rc && base_kind(kind))
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	if (!rc && kind == SANDBOX_CONTROL)
+	if (!rc && base_kind(kind))
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	return rc;
 }
@@ -212,7 +235,7 @@ int sandbox_enter(enum sandbox_kind kind, struct rv_err *err)
 	 * fixed now, to glibc's own default, and heaps are not trimmed from
 	 * here on (what setup freed was trimmed already; big buffers are
 	 * mmap'd chunks, unmapped on free either way). */
-	if (kind == SANDBOX_CONTROL) {
+	if (base_kind(kind)) {
 		mallopt(M_ARENA_MAX, 8 * get_nprocs());
 		mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	}

@@ -18,13 +18,19 @@ enum sandbox_kind {
 	/* A vCPU thread: KVM_RUN and the device models its exits reach;
 	 * no file or socket I/O beyond the fds it already holds. */
 	SANDBOX_VCPU,
+	/* A vhost-user back-end process (ringvm backend), on every thread
+	 * like SANDBOX_CONTROL (its device's I/O thread narrows it with
+	 * SANDBOX_IO): accepting frontends and their messages, mapping the
+	 * memory they share; no new files. */
+	SANDBOX_BACKEND,
 };
 
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
-/* Installs KIND's filter on the calling thread (SANDBOX_CONTROL: on every
- * thread of the process; it must come before any other kind). Sets the
- * SIGSYS handler that names a denied call. */
+/* Installs KIND's filter on the calling thread (SANDBOX_CONTROL and
+ * SANDBOX_BACKEND: on every thread of the process; one of them must come
+ * before any other kind). Sets the SIGSYS handler that names a denied
+ * call. */
 int sandbox_enter(enum sandbox_kind kind, struct rv_err *err);
 
 #endif
