@@ -180,6 +180,10 @@ static const char run_usage_text[] =
 "  --disk PATH[,ro][,direct]\n"
 "                       virtio-blk disk backed by a file; ro: read-only,\n"
 "                       direct: O_DIRECT (bypass the host page cache).\n"
+"  --disk vhost-user=SOCKET\n"
+"                       virtio-blk disk served by another process over\n"
+"                       vhost-user (ringvm backend blk, qemu-storage-\n"
+"                       daemon); guest RAM is then shared (a memfd).\n"
 "                       Repeat for up to " STR(VM_MAX_DISKS) " disks (default: none)\n"
 "  --net tap=IFNAME[,mac=MAC]\n"
 "                       virtio-net NIC on a host TAP interface (created if\n"
@@ -606,6 +610,18 @@ static int parse_disk(char *v, struct vm_config *cfg, struct rv_err *err)
 		return rv_fail(err, "--disk: too many disks (at most %d)",
 			       VM_MAX_DISKS);
 	opt = cut_comma(v);
+	if (!strncmp(v, "vhost-user=", 11)) {
+		d.path = v + 11;
+		d.vhost_user = true;
+		if (!*d.path)
+			return rv_fail(err, "--disk vhost-user=: missing the socket path");
+		/* Read-only and caching are the back end's to decide. */
+		if (opt)
+			return rv_fail(err, "--disk vhost-user=%.200s: no options go with a vhost-user disk (got '%.64s'; give them to the back end)",
+				       d.path, opt);
+		cfg->disk[cfg->ndisks++] = d;
+		return 0;
+	}
 	if (!*v)
 		return rv_fail(err, "--disk: missing PATH before the options");
 	while (opt) {
@@ -924,6 +940,8 @@ static int check_command(enum cli_action cmd, uint64_t seen,
 			return rv_fail(err, "missing --socket PATH (where the frontend connects)");
 		if (o->cfg.ndisks != 1)
 			return rv_fail(err, "backend blk serves one disk: give --disk PATH once");
+		if (o->cfg.disk[0].vhost_user)
+			return rv_fail(err, "backend blk serves an image file, not another back end's socket");
 		if (o->queues > 64)
 			return rv_fail(err, "--queues: at most 64");
 		if (o->queue_size && (o->queue_size > 32768 ||

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* A number from a sysfs file; -1 when it cannot be read. */
 static long long sysfs_number(const char *path)
@@ -231,6 +232,53 @@ int guest_mem_map_shared(struct guest_mem *gm, const struct guest_region *layout
 	return map_regions(gm, layout, nr, &src, GUEST_MEM_THP, err);
 }
 
+int guest_mem_map_memfd(struct guest_mem *gm, const struct guest_region *layout,
+			unsigned int nr, enum guest_mem_backing backing,
+			struct rv_err *err)
+{
+	int fds[GUEST_MEM_MAX_REGIONS];
+	uint64_t offs[GUEST_MEM_MAX_REGIONS], total = 0;
+	struct region_source src = { .fd = -1, .fds = fds, .offs = offs };
+	int fd;
+
+	memset(gm, 0, sizeof(*gm));
+	if (nr == 0 || nr > GUEST_MEM_MAX_REGIONS)
+		return rv_fail(err, "guest memory: %u regions (1..%d allowed)",
+			       nr, GUEST_MEM_MAX_REGIONS);
+	if (backing == GUEST_MEM_HUGETLB && check_huge_pages(layout, nr, err) < 0)
+		return -1;
+	for (unsigned int i = 0; i < nr; i++) {
+		offs[i] = total;
+		total += layout[i].size;
+	}
+	fd = memfd_create("ringvm-guest-ram", MFD_CLOEXEC |
+			  (backing == GUEST_MEM_HUGETLB ? MFD_HUGETLB : 0));
+	if (fd < 0)
+		return rv_fail_errno(err, "guest memory: memfd_create");
+	if (ftruncate(fd, (off_t)total) < 0) {
+		rv_fail_errno(err, "guest memory: %llu MiB in a memfd",
+			      (unsigned long long)(total >> 20));
+		close(fd);
+		return -1;
+	}
+	for (unsigned int i = 0; i < nr; i++)
+		fds[i] = fd;
+	if (map_regions(gm, layout, nr, &src, backing, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		gm->share_off[i] = offs[i];
+		if (backing != GUEST_MEM_HUGETLB)
+			madvise(gm->region[i].hva, gm->region[i].size,
+				backing == GUEST_MEM_4K ? MADV_NOHUGEPAGE
+							: MADV_HUGEPAGE);
+	}
+	gm->shared = true;
+	gm->share_fd = fd;
+	return 0;
+}
+
 int guest_mem_advise(const struct guest_mem *gm, bool merge, struct rv_err *err)
 {
 	for (unsigned int i = 0; i < gm->nr; i++) {
@@ -246,6 +294,8 @@ int guest_mem_advise(const struct guest_mem *gm, bool merge, struct rv_err *err)
 
 void guest_mem_unmap(struct guest_mem *gm)
 {
+	if (gm->shared)
+		close(gm->share_fd);
 	for (unsigned int i = 0; i < gm->nr; i++) {
 		munmap(gm->region[i].hva, gm->region[i].size);
 		free((void *)gm->dirty[i]);

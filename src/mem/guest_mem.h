@@ -29,6 +29,11 @@ struct guest_mem {
 	 * device marking while logging stops never touches freed memory. */
 	_Atomic uint64_t *dirty[GUEST_MEM_MAX_REGIONS];
 	_Atomic bool logging;
+	/* Set by guest_mem_map_memfd: RAM another process may map too (a
+	 * vhost-user back end), region i at share_off[i] of share_fd. */
+	bool shared;
+	int share_fd;
+	uint64_t share_off[GUEST_MEM_MAX_REGIONS];
 };
 
 /* What backs anonymous guest RAM on the host. */
@@ -60,6 +65,12 @@ const char *guest_mem_backing_name(enum guest_mem_backing b);
  * caller checks the file's size; fd may be closed afterwards. */
 int guest_mem_map_file(struct guest_mem *gm, const struct guest_region *layout,
 		       unsigned int nr, int fd, struct rv_err *err);
+/* Like guest_mem_map_backed, but in one memfd (hugetlbfs pages for
+ * GUEST_MEM_HUGETLB), regions back to back, mapped shared: what a VMM
+ * with vhost-user devices hands its back ends (gm->share_fd). */
+int guest_mem_map_memfd(struct guest_mem *gm, const struct guest_region *layout,
+			unsigned int nr, enum guest_mem_backing backing,
+			struct rv_err *err);
 /* Another process's guest RAM, as a vhost-user back end receives it:
  * region i from fds[i] at offset offs[i] (a page multiple), shared, so
  * both sides see one memory. The fds may be closed afterwards. */

@@ -25,6 +25,9 @@ struct disk_config {
 	bool direct;     /* O_DIRECT */
 	bool sync;       /* preadv/pwritev instead of io_uring */
 	const char *id;  /* the control API's drive_id; NULL: "diskN" */
+	/* Served by a vhost-user back end on this socket (path is then
+	 * the socket); guest RAM becomes a shared memfd. */
+	bool vhost_user;
 };
 
 struct nic_config {

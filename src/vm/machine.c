@@ -110,6 +110,7 @@ int machine_create(struct machine *m, int kvm_fd,
 		goto fail;
 	nr = x86_ram_layout(o->mem_size, layout);
 	if ((o->mem_fd > 0 ? guest_mem_map_file(&m->mem, layout, nr, o->mem_fd, err) :
+	     o->mem_shared ? guest_mem_map_memfd(&m->mem, layout, nr, o->mem_backing, err) :
 	     guest_mem_map_backed(&m->mem, layout, nr, o->mem_backing, err)) < 0 ||
 	    guest_mem_advise(&m->mem, o->mem_merge, err) < 0)
 		goto fail;

@@ -64,6 +64,7 @@ struct machine_opts {
 			  * file (a snapshot's); 0 or -1: anonymous */
 	enum guest_mem_backing mem_backing; /* anonymous RAM's host pages */
 	bool mem_merge;  /* guest RAM open to KSM (guest_mem_advise) */
+	bool mem_shared; /* guest RAM in a memfd (vhost-user back ends) */
 };
 
 /* Creates the VM, its RAM and (optionally) irqchip + PIT, and the vCPU fds

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -90,6 +91,12 @@ static const int backend_calls[] = {
 	SCMP_SYS(unlink), SCMP_SYS(rt_sigaction), SCMP_SYS(seccomp),
 };
 
+/* A vhost-user device's I/O thread, on top of io_calls. */
+static const int vhost_io_calls[] = {
+	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom), SCMP_SYS(connect),
+};
+
 const char *sandbox_kind_name(enum sandbox_kind kind)
 {
 	switch (kind) {
@@ -101,6 +108,8 @@ const char *sandbox_kind_name(enum sandbox_kind kind)
 		return "vCPU";
 	case SANDBOX_BACKEND:
 		return "back end";
+	case SANDBOX_IO_VHOST:
+		return "vhost-user device I/O";
 	}
 	return "?";
 }
@@ -195,6 +204,12 @@ static int build(scmp_filter_ctx ctx, enum sandbox_kind kind)
 	if (!rc && kind == SANDBOX_BACKEND)
 		rc = allow_all(ctx, backend_calls,
 			       sizeof(backend_calls) / sizeof(backend_calls[0]));
+	if (!rc && kind == SANDBOX_IO_VHOST)
+		rc = allow_all(ctx, vhost_io_calls,
+			       sizeof(vhost_io_calls) / sizeof(vhost_io_calls[0]));
+	if (!rc && kind == SANDBOX_IO_VHOST)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	/* Threads only: a new process would escape the filters' purpose. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

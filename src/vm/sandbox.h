@@ -23,6 +23,10 @@ enum sandbox_kind {
 	 * SANDBOX_IO): accepting frontends and their messages, mapping the
 	 * memory they share; no new files. */
 	SANDBOX_BACKEND,
+	/* The I/O thread of a device a vhost-user back end serves: device
+	 * I/O, plus the messages to that back end and connecting to it
+	 * again (AF_UNIX sockets only) when it was restarted. */
+	SANDBOX_IO_VHOST,
 };
 
 const char *sandbox_kind_name(enum sandbox_kind kind);

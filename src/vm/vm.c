@@ -167,6 +167,8 @@ struct vm *vm_build(const struct vm_config *cfg, int mem_fd,
 				   .mem_merge = cfg->mem_merge };
 	struct vm *vm;
 
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		mo.mem_shared |= cfg->disk[i].vhost_user;
 	if (mem_fd <= 0 && check_host_memory(cfg->mem_size, err) < 0)
 		return NULL;
 	vm = calloc(1, sizeof(*vm));

@@ -12,6 +12,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "util/event_loop.h"
+#include "vhost/vhost_user_dev.h"
 #include "virtio/rng.h"
 #include "vm/sandbox.h"
 #include "vm/vm_internal.h"
@@ -90,6 +91,20 @@ VDEV_OPS(net)
 VDEV_OPS(rng)
 VDEV_OPS(console)
 
+/* A vhost-user device's queue state lives in its back end: nothing of it
+ * is saved (vm_devices_savable refuses first). */
+static struct virtio_pci *vhu_transport_(void *d)
+{ return vhost_user_dev_transport(d); }
+static void vhu_free_(void *d) { vhost_user_dev_free(d); }
+static void vhu_stats_(void *d, const char *p, FILE *o)
+{ vhost_user_dev_print_stats(d, p, o); }
+static void vhu_save_(void *d, struct state_writer *w, const char *n)
+{ (void)d; (void)w; (void)n; }
+static int vhu_load_(void *d, const struct state_reader *r, const char *n,
+		     struct rv_err *e)
+{ (void)d; (void)r; return rv_fail(e, "%s: a vhost-user device cannot be restored", n); }
+static struct ev_loop *vhu_loop_(void *d) { return vhost_user_dev_loop(d); }
+
 #define KIND(k) { k##_transport_, k##_free_, k##_stats_, k##_save_, k##_load_, \
 		  k##_loop_ }
 static const struct vdev_ops kinds[] = {
@@ -97,6 +112,7 @@ static const struct vdev_ops kinds[] = {
 	[VDEV_NET] = KIND(net),
 	[VDEV_RNG] = KIND(rng),
 	[VDEV_CONSOLE] = KIND(console),
+	[VDEV_VHOST_USER] = KIND(vhu),
 };
 
 static struct virtio_pci *vdev_transport(const struct vm_vdev *v)
@@ -128,6 +144,31 @@ static void vdev_free(struct vm_vdev *v)
 	msi_vectors_free(&v->vec);
 }
 
+/* A disk whose back end is another process: ringvm keeps the PCI
+ * function; queues and their eventfds go to the back end. */
+static int add_vhost_user_disk(struct vm *vm, unsigned int i, unsigned int nq,
+			       struct rv_err *err)
+{
+	struct vhost_user_dev_opts o = {
+		.socket = vm->cfg->disk[i].path,
+		.device_type = VIRTIO_ID_BLOCK,
+		.class_code = 0x018000,
+		.config_len = VIRTIO_BLK_CFG_LEN,
+		.max_queues = nq,
+		.queue_size = BLK_QUEUE_SIZE,
+		.index = i,
+	};
+	char name[16];
+	struct vm_vdev *v;
+
+	snprintf(name, sizeof(name), "blk%u", i);
+	v = vdev_begin(vm, VDEV_VHOST_USER, name, nq, err);
+	if (!v)
+		return -1;
+	return vdev_commit(vm, v, vhost_user_dev_new(&o, &vm->m.mem,
+			   msi_vectors_sink(&v->vec), err), err);
+}
+
 static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
 {
 	const struct disk_config *dc = &vm->cfg->disk[i];
@@ -141,6 +182,8 @@ static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
 	char name[16];
 	struct vm_vdev *v;
 
+	if (dc->vhost_user)
+		return add_vhost_user_disk(vm, i, nq, err);
 	snprintf(name, sizeof(name), "blk%u", i);
 	v = vdev_begin(vm, VDEV_BLK, name, nq, err);
 	if (!v)
@@ -259,6 +302,7 @@ void vm_devices_resume(struct vm *vm)
 }
 
 struct sandbox_call {
+	enum sandbox_kind kind;
 	struct rv_err err;
 	int rc;
 };
@@ -267,14 +311,18 @@ static void enter_io(void *arg)
 {
 	struct sandbox_call *c = arg;
 
-	c->rc = sandbox_enter(SANDBOX_IO, &c->err);
+	c->rc = sandbox_enter(c->kind, &c->err);
 }
 
 int vm_devices_sandbox(struct vm *vm, struct rv_err *err)
 {
 	for (unsigned int i = 0; i < vm->devs.n; i++) {
 		struct vm_vdev *v = &vm->devs.vdev[i];
-		struct sandbox_call c = { .rc = -1 };
+		struct sandbox_call c = {
+			.kind = v->kind == VDEV_VHOST_USER ? SANDBOX_IO_VHOST
+							   : SANDBOX_IO,
+			.rc = -1,
+		};
 
 		ev_loop_call(kinds[v->kind].loop(v->dev), enter_io, &c);
 		if (c.rc < 0)
@@ -287,6 +335,15 @@ void vm_devices_kick(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->devs.n; i++)
 		virtio_pci_kick_all(vm->devs.vdev[i].t);
+}
+
+int vm_devices_savable(struct vm *vm, struct rv_err *err)
+{
+	for (unsigned int i = 0; i < vm->devs.n; i++)
+		if (vm->devs.vdev[i].kind == VDEV_VHOST_USER)
+			return rv_fail(err, "%s is served by a vhost-user back end, whose state ringvm cannot save: snapshots and migration are not available for this VM",
+				       vm->devs.vdev[i].name);
+	return 0;
 }
 
 void vm_devices_save(struct vm *vm, struct state_writer *w)

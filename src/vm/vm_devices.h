@@ -18,7 +18,7 @@ struct virtio_console;
 
 #define VM_MAX_VIRTIO 16
 
-enum vdev_kind { VDEV_BLK, VDEV_NET, VDEV_RNG, VDEV_CONSOLE };
+enum vdev_kind { VDEV_BLK, VDEV_NET, VDEV_RNG, VDEV_CONSOLE, VDEV_VHOST_USER };
 
 struct vm_vdev {
 	enum vdev_kind kind;
@@ -48,6 +48,9 @@ void vm_devices_kick(struct vm *vm);
 /* Each device's I/O thread takes its seccomp filter (after the control
  * one is on every thread). */
 int vm_devices_sandbox(struct vm *vm, struct rv_err *err);
+/* Whether every device can be saved (snapshot, migration): not one whose
+ * queues a vhost-user back end serves (its state is in that process). */
+int vm_devices_savable(struct vm *vm, struct rv_err *err);
 /* Snapshot: each device's sections, by its name (blk0, net0, ...). Load
  * into devices just built from the same configuration. */
 void vm_devices_save(struct vm *vm, struct state_writer *w);

@@ -41,7 +41,9 @@ static int set_logging(struct vm *vm, bool on, struct rv_err *err)
 
 int vm_dirty_log_start(struct vm *vm, struct rv_err *err)
 {
-	if (guest_mem_dirty_start(&vm->m.mem, err) < 0)
+	/* Before the first page goes: a back end's writes are not logged. */
+	if (vm_devices_savable(vm, err) < 0 ||
+	    guest_mem_dirty_start(&vm->m.mem, err) < 0)
 		return -1;
 	if (set_logging(vm, true, err) < 0) {
 		guest_mem_dirty_stop(&vm->m.mem);

@@ -54,6 +54,8 @@ int vm_state_save(struct vm *vm, struct state_writer *w, struct rv_err *err)
 {
 	if (!atomic_load(&vm->paused))
 		return rv_fail(err, "the VM must be paused");
+	if (vm_devices_savable(vm, err) < 0)
+		return -1;
 	struct x86_vm_state vms;
 
 	vm_config_save(w, vm->cfg, (const uint8_t (*)[6])vm->nic_mac);

@@ -1,0 +1,108 @@
+#!/bin/sh
+# End-to-end tier for vhost-user: ringvm as the frontend of a disk served by
+# another process. The stock Debian kernel, booted by ringvm, keeps writing
+# to ext4 on a vhost-user-blk disk that `ringvm backend blk` serves (as an
+# unprivileged user); the VM is paused and resumed mid-write; a snapshot is
+# refused with a reason; the host then finds every line the guest wrote on
+# the image. Runs where /dev/kvm boots stock kernels.
+# Usage: vhost_user.sh WORKDIR (holding vmlinux, initrd.cpio.gz, data.ext4).
+# tests: e2e/vhost-user-blk-ringvm-backend e2e/vhost-user-pause-resume
+# tests: e2e/vhost-user-snapshot-refused e2e/vhost-user-data-on-image
+# tests: e2e/vhost-user-no-backend
+set -u
+W=${1:-.}
+cd "$W" || exit 1
+T=$W/vhost_user-tmp
+mkdir -p "$T"
+chmod 755 "$T"
+LIMIT=${RINGVM_E2E_TIMEOUT:-400}
+. ./e2e_lib.sh
+TICKS=16
+BE=
+trap '[ -n "$BE" ] && kill "$BE" 2>/dev/null' EXIT
+
+first_of() { for p in "$@"; do [ -x "$p" ] && { echo "$p"; return; }; done; }
+SETPRIV=$(first_of /usr/local/bin/setpriv /usr/bin/setpriv)
+
+# No back end on the socket: one line, exit 1, no guest started.
+echo "--- e2e/vhost-user-no-backend"
+timeout 60 ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--disk "vhost-user=$T/nobody.sock" </dev/null >"$T/nobe.out" 2>"$T/nobe.err"
+rc=$?
+if [ $rc = 1 ] && [ "$(wc -l <"$T/nobe.err")" = 1 ] &&
+	grep -q "vhost-user back end $T/nobody.sock" "$T/nobe.err"; then
+	ok vhost-user-no-backend
+else
+	bad vhost-user-no-backend "status $rc: $(head -c 300 "$T/nobe.err")"
+fi
+
+# The back end, as uid 1000, in a directory of its own with its own copy
+# of the image.
+B=$T/be
+mkdir -p "$B"
+cp data.ext4 "$B/disk.img"
+cp "$(command -v ringvm)" "$B/ringvm-backend"
+chown -R 1000:1000 "$B"
+"$SETPRIV" --reuid 1000 --regid 1000 --clear-groups --inh-caps=-all \
+	"$B/ringvm-backend" backend blk --socket "$B/blk.sock" \
+	--disk "$B/disk.img" --stats "$B/backend.stats" 2>"$T/backend.err" &
+BE=$!
+n=0
+while [ ! -S "$B/blk.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+
+echo "--- e2e/vhost-user-blk-ringvm-backend"
+S=$T/api.sock
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 quiet rvhook=lifecycle lc_ticks=$TICKS" \
+	--mem 256M --disk "vhost-user=$B/blk.sock" --api-sock "$S" \
+	--stats "$T/vm.stats" </dev/null >"$T/boot.log" 2>"$T/vm.err" &
+watch=$!
+if wait_tick "$T/boot.log" 3; then
+	ok vhost-user-blk-ringvm-backend
+else
+	bad vhost-user-blk-ringvm-backend "no tick 3: $(tr -d '\r' <"$T/boot.log" | tail -n 5 | tr '\n' ' '); $(tail -c 300 "$T/vm.err"); back end: $(tail -c 300 "$T/backend.err")"
+fi
+
+# Pause: the back end stops its rings and the guest stops writing;
+# resume: the rings go on where they stopped.
+ringvm pause --api-sock "$S" 2>"$T/pause.err"
+p_rc=$?
+t_paused=$(last_tick "$T/boot.log")
+sleep 3
+t_later=$(last_tick "$T/boot.log")
+# A snapshot cannot hold the back end's state: refused, guest untouched.
+ringvm snapshot --api-sock "$S" --state "$T/st" --mem "$T/mem" \
+	>"$T/snap.out" 2>"$T/snap.err"
+s_rc=$?
+ringvm resume --api-sock "$S" 2>"$T/resume.err"
+r_rc=$?
+if [ $s_rc = 1 ] && grep -q "vhost-user" "$T/snap.err" &&
+	[ ! -e "$T/st" ] && [ ! -e "$T/mem" ]; then
+	ok vhost-user-snapshot-refused
+else
+	bad vhost-user-snapshot-refused "status $s_rc: $(head -c 300 "$T/snap.err")"
+fi
+if [ $p_rc = 0 ] && [ $r_rc = 0 ] && [ -n "$t_paused" ] &&
+	[ "$t_later" = "$t_paused" ] && wait_tick "$T/boot.log" $((t_paused + 2)); then
+	ok vhost-user-pause-resume
+else
+	bad vhost-user-pause-resume "pause $p_rc ($(cat "$T/pause.err")), resume $r_rc ($(cat "$T/resume.err")), tick $t_paused then $t_later, last $(last_tick "$T/boot.log")"
+fi
+wait_exit $watch
+
+# Every tick the guest wrote is on the image, in order; the file system
+# is clean; both sides counted the traffic.
+kill -TERM "$BE"
+wait "$BE"
+be_rc=$?
+BE=
+got=$(debugfs -R "cat /log.txt" "$B/disk.img" 2>/dev/null | sed 's/ pid [0-9]*$//' | md5sum)
+want=$(counted_md5 "tick %d")
+irqs=$(awk '$1 == "blk0_interrupts" { print $2 }' "$T/vm.stats")
+reqs=$(awk '$1 == "blk0_requests" { print $2 }' "$B/backend.stats")
+if [ $rc = 0 ] && [ "$got" = "$want" ] && e2fsck -fn "$B/disk.img" >/dev/null 2>&1 &&
+	[ "${irqs:-0}" -gt 0 ] && [ "${reqs:-0}" -gt 0 ] && [ $be_rc = 0 ]; then
+	ok vhost-user-data-on-image
+else
+	bad vhost-user-data-on-image "ringvm status $rc, back end $be_rc, log.txt md5 $got (want $want), interrupts ${irqs:-?}, back-end requests ${reqs:-?}; $(tail -c 300 "$T/vm.err"); $(tail -c 300 "$T/backend.err")"
+fi
