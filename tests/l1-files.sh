@@ -14,5 +14,6 @@ L1_FILES=(--file "$S/l1-suite.sh" --file "$S/cli/bad_input.sh"
 	--file "$B/tests/kvm/kvm-tests" --file "$IMG/data.ext4" --file "$IMG/data.hello.txt"
 	--host-bin "$(command -v debugfs)" --host-bin "$(command -v e2fsck)"
 	--host-bin "$(command -v setpriv)" --host-bin "$(command -v ip)"
+	--host-bin "$(command -v qemu-storage-daemon)" --host-bin "$(command -v qemu-img)"
 	--file "$IMG/vmlinuz" --file "$IMG/vmlinux" --file "$IMG/initrd.cpio.gz"
 	--file "$B/tests/e2e/triplefault.bzImage")

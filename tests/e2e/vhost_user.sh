@@ -4,11 +4,13 @@
 # to ext4 on a vhost-user-blk disk that `ringvm backend blk` serves (as an
 # unprivileged user); the VM is paused and resumed mid-write; a snapshot is
 # refused with a reason; the host then finds every line the guest wrote on
-# the image. Runs where /dev/kvm boots stock kernels.
+# the image. Then the same frontend against a back end nobody here wrote:
+# qemu-storage-daemon exporting a qcow2 image. Runs where /dev/kvm boots
+# stock kernels, with qemu-storage-daemon and qemu-img on PATH.
 # Usage: vhost_user.sh WORKDIR (holding vmlinux, initrd.cpio.gz, data.ext4).
 # tests: e2e/vhost-user-blk-ringvm-backend e2e/vhost-user-pause-resume
 # tests: e2e/vhost-user-snapshot-refused e2e/vhost-user-data-on-image
-# tests: e2e/vhost-user-no-backend
+# tests: e2e/vhost-user-no-backend e2e/vhost-user-qsd-qcow2
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -105,4 +107,33 @@ if [ $rc = 0 ] && [ "$got" = "$want" ] && e2fsck -fn "$B/disk.img" >/dev/null 2>
 	ok vhost-user-data-on-image
 else
 	bad vhost-user-data-on-image "ringvm status $rc, back end $be_rc, log.txt md5 $got (want $want), interrupts ${irqs:-?}, back-end requests ${reqs:-?}; $(tail -c 300 "$T/vm.err"); $(tail -c 300 "$T/backend.err")"
+fi
+
+# qemu-storage-daemon serving a qcow2 image: the guest writes a file; the
+# image, converted back to raw by qemu-img, holds it byte for byte.
+echo "--- e2e/vhost-user-qsd-qcow2"
+qemu-img convert -f raw -O qcow2 data.ext4 "$T/disk.qcow2" 2>"$T/qimg.err"
+qemu-storage-daemon \
+	--blockdev "driver=file,node-name=file0,filename=$T/disk.qcow2" \
+	--blockdev driver=qcow2,node-name=disk0,file=file0 \
+	--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$T/qsd.sock,writable=on" \
+	>"$T/qsd.out" 2>"$T/qsd.err" &
+BE=$!
+n=0
+while [ ! -S "$T/qsd.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 quiet rvhook=blkwrite" --mem 256M \
+	--disk "vhost-user=$T/qsd.sock" </dev/null >"$T/qsd-guest.log" 2>"$T/qsd-vm.err"
+rc=$?
+kill -TERM "$BE"
+wait "$BE" 2>/dev/null
+BE=
+qemu-img convert -f qcow2 -O raw "$T/disk.qcow2" "$T/qsd.raw" 2>>"$T/qimg.err"
+got=$(debugfs -R "cat /seq.txt" "$T/qsd.raw" 2>/dev/null | md5sum)
+want=$(seq 1 300000 | md5sum)
+if [ $rc = 0 ] && [ "$got" = "$want" ] && qemu-img check -q "$T/disk.qcow2" 2>>"$T/qimg.err" &&
+	e2fsck -fn "$T/qsd.raw" >/dev/null 2>&1; then
+	ok vhost-user-qsd-qcow2
+else
+	bad vhost-user-qsd-qcow2 "ringvm status $rc, seq.txt md5 $got; guest: $(tr -d '\r' <"$T/qsd-guest.log" | grep 'RV \|RINGVM' | tail -n 3 | tr '\n' ' '); $(tail -c 300 "$T/qsd-vm.err"); qsd: $(tail -c 300 "$T/qsd.err"); $(tail -c 200 "$T/qimg.err")"
 fi
