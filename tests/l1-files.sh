@@ -15,5 +15,6 @@ L1_FILES=(--file "$S/l1-suite.sh" --file "$S/cli/bad_input.sh"
 	--host-bin "$(command -v debugfs)" --host-bin "$(command -v e2fsck)"
 	--host-bin "$(command -v setpriv)" --host-bin "$(command -v ip)"
 	--host-bin "$(command -v qemu-storage-daemon)" --host-bin "$(command -v qemu-img)"
+	--host-bin /usr/lib/qemu/virtiofsd
 	--file "$IMG/vmlinuz" --file "$IMG/vmlinux" --file "$IMG/initrd.cpio.gz"
 	--file "$B/tests/e2e/triplefault.bzImage")

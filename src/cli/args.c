@@ -24,6 +24,7 @@ enum flag_id {
 	F_NET,
 	F_CONSOLE,
 	F_RNG,
+	F_FS,
 	F_SERIAL_LOG,
 	F_ALLOW_SLOW,
 	F_SECCOMP,
@@ -81,6 +82,7 @@ static const struct flag flags[] = {
 	{ "net",                F_NET,          true,  true,  C_RUN },
 	{ "console",            F_CONSOLE,      true,  false, C_RUN | C_RESTORE },
 	{ "rng",                F_RNG,          false, false, C_RUN },
+	{ "fs",                 F_FS,           true,  true,  C_RUN },
 	{ "serial-log",         F_SERIAL_LOG,   true,  false, C_RUN | C_RESTORE },
 	{ "allow-slow-backend", F_ALLOW_SLOW,   false, false, C_RUN | C_RESTORE },
 	{ "seccomp",            F_SECCOMP,      true,  false, C_RUN | C_RESTORE | C_BACKEND },
@@ -185,6 +187,11 @@ static const char run_usage_text[] =
 "                       vhost-user (ringvm backend blk, qemu-storage-\n"
 "                       daemon); guest RAM is then shared (a memfd).\n"
 "                       Repeat for up to " STR(VM_MAX_DISKS) " disks (default: none)\n"
+"  --fs tag=TAG,socket=PATH\n"
+"                       a host directory shared with the guest (virtio-fs):\n"
+"                       virtiofsd serves it on PATH; in the guest,\n"
+"                       mount -t virtiofs TAG /mnt. Guest RAM is then\n"
+"                       shared (a memfd). Up to " STR(VM_MAX_FS) " of them\n"
 "  --net tap=IFNAME[,mac=MAC]\n"
 "                       virtio-net NIC on a host TAP interface (created if\n"
 "                       missing; configure the host end yourself);\n"
@@ -745,6 +752,38 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 	return 0;
 }
 
+static int parse_fs(char *v, struct vm_config *cfg, struct rv_err *err)
+{
+	struct fs_config f = { 0 };
+	char *opt = v;
+
+	if (cfg->nfs >= VM_MAX_FS)
+		return rv_fail(err, "--fs: too many shared directories (at most %d)",
+			       VM_MAX_FS);
+	while (opt) {
+		char *next = cut_comma(opt);
+
+		if (!strncmp(opt, "tag=", 4) && !f.tag)
+			f.tag = opt + 4;
+		else if (!strncmp(opt, "socket=", 7) && !f.socket)
+			f.socket = opt + 7;
+		else
+			return rv_fail(err, "--fs: unexpected '%.64s' (expected tag=TAG,socket=PATH, each once)",
+				       opt);
+		opt = next;
+	}
+	if (!f.tag || !*f.tag || strlen(f.tag) > VM_FS_TAG_MAX)
+		return rv_fail(err, "--fs: tag=TAG of 1 to %d bytes is missing",
+			       VM_FS_TAG_MAX);
+	if (!f.socket || !*f.socket)
+		return rv_fail(err, "--fs: missing socket=PATH (virtiofsd's)");
+	for (unsigned int i = 0; i < cfg->nfs; i++)
+		if (!strcmp(cfg->fs[i].tag, f.tag))
+			return rv_fail(err, "--fs: tag %.64s given twice", f.tag);
+	cfg->fs[cfg->nfs++] = f;
+	return 0;
+}
+
 static int non_empty(const struct flag *f, const char *v, struct rv_err *err)
 {
 	if (*v)
@@ -809,6 +848,8 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		if (cmd == CLI_RESTORE && cfg->console == CONSOLE_VIRTIO)
 			return rv_fail(err, "--console: a restored guest keeps the console it had; give serial or none");
 		return 0;
+	case F_FS:
+		return parse_fs(value, cfg, err);
 	case F_RNG:
 		cfg->rng = true;
 		return 0;
@@ -893,7 +934,7 @@ static int check_command(enum cli_action cmd, uint64_t seen,
 {
 	const uint64_t device_flags = 1ULL << F_KERNEL | 1ULL << F_INITRD |
 		1ULL << F_CMDLINE | 1ULL << F_MEM | 1ULL << F_CPUS |
-		1ULL << F_DISK | 1ULL << F_NET | 1ULL << F_RNG;
+		1ULL << F_DISK | 1ULL << F_NET | 1ULL << F_RNG | 1ULL << F_FS;
 
 	switch (cmd) {
 	case CLI_RUN:

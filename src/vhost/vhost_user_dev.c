@@ -61,6 +61,7 @@ struct vhost_user_dev {
 	uint64_t driver_features;      /* what the guest accepted */
 	unsigned int nqueues;
 	uint8_t config[VHU_MAX_CONFIG];
+	uint8_t local[VHU_MAX_CONFIG];     /* opts' local_config, copied */
 	bool started[VIRTIO_PCI_MAX_QUEUES];
 	uint16_t base[VIRTIO_PCI_MAX_QUEUES];
 	int call[VIRTIO_PCI_MAX_QUEUES];
@@ -189,7 +190,7 @@ static int handshake(struct vhost_user_dev *d, bool again, struct rv_err *err)
 			       d->socket);
 	if (get_u64(d, VHU_GET_PROTOCOL_FEATURES, &theirs, err) < 0)
 		return -1;
-	if (!(theirs & (1ULL << VHU_PROTOCOL_F_CONFIG)))
+	if (!d->o.local_config && !(theirs & (1ULL << VHU_PROTOCOL_F_CONFIG)))
 		return rv_fail(err, "vhost-user back end %s does not offer its configuration space (protocol feature CONFIG)",
 			       d->socket);
 	if (set_u64(d, VHU_SET_PROTOCOL_FEATURES, theirs & WANTED_PROTOCOL,
@@ -203,10 +204,16 @@ static int handshake(struct vhost_user_dev *d, bool again, struct rv_err *err)
 		return -1;
 	if (nq == 0)
 		return rv_fail(err, "vhost-user back end %s serves no queues", d->socket);
-	vhu_msg_init(&m, VHU_GET_CONFIG, 0, VHU_CONFIG_HDR + len);
-	m.p.config.size = len;
-	if (call(d, &m, NULL, 0, &r, err) < 0)
-		return -1;
+	if (d->o.local_config) {
+		r.size = VHU_CONFIG_HDR + len;
+		r.p.config.size = len;
+		memcpy(r.p.config.data, d->o.local_config, len);
+	} else {
+		vhu_msg_init(&m, VHU_GET_CONFIG, 0, VHU_CONFIG_HDR + len);
+		m.p.config.size = len;
+		if (call(d, &m, NULL, 0, &r, err) < 0)
+			return -1;
+	}
 	if (r.size != VHU_CONFIG_HDR + len || r.p.config.size != len)
 		return rv_fail(err, "vhost-user back end %s did not send its %u-byte configuration",
 			       d->socket, len);
@@ -533,6 +540,11 @@ struct vhost_user_dev *vhost_user_dev_new(const struct vhost_user_dev_opts *o,
 	d->o = *o;
 	snprintf(d->socket, sizeof(d->socket), "%s", o->socket);
 	d->o.socket = d->socket;
+	d->o.local_config = NULL;
+	if (o->local_config) {
+		memcpy(d->local, o->local_config, o->config_len);
+		d->o.local_config = d->local;
+	}
 	d->mem = mem;
 	d->sock = -1;
 	pthread_mutex_init(&d->lock, NULL);

@@ -27,7 +27,11 @@ struct vhost_user_dev_opts {
 	const char *socket;
 	uint16_t device_type;     /* VIRTIO_ID_BLOCK */
 	uint32_t class_code;      /* PCI class */
-	uint32_t config_len;      /* device config bytes to fetch */
+	uint32_t config_len;      /* device config bytes */
+	/* The config space as ringvm builds it (virtio-fs: tag and queue
+	 * count, which virtiofsd leaves to the frontend); NULL: the back
+	 * end's, read with GET_CONFIG. */
+	const uint8_t *local_config;
 	unsigned int max_queues;  /* at most this many (the back end may
 				   * offer fewer) */
 	uint16_t queue_size;

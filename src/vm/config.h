@@ -16,6 +16,8 @@ enum console_mode {
 
 #define VM_MAX_DISKS 8
 #define VM_MAX_NICS  4
+#define VM_MAX_FS    4
+#define VM_FS_TAG_MAX 36  /* virtio-fs config: tag[36], NUL-padded */
 /* MP table / xAPIC ids: 0..254, 255 is broadcast (arch/x86 agrees). */
 #define VM_MAX_VCPUS 254
 
@@ -37,6 +39,13 @@ struct nic_config {
 	const char *id;      /* the control API's iface_id; NULL: "netN" */
 };
 
+/* A shared directory: virtio-fs served by a vhost-user back end
+ * (virtiofsd) on socket; the guest mounts it by tag. */
+struct fs_config {
+	const char *tag;
+	const char *socket;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;      /* NULL: none */
@@ -56,6 +65,8 @@ struct vm_config {
 	unsigned int ndisks;
 	struct nic_config nic[VM_MAX_NICS];
 	unsigned int nnics;
+	struct fs_config fs[VM_MAX_FS];
+	unsigned int nfs;
 	bool rng;
 	/* A CPU template (arch/x86/cpu_template.h): a file, or its JSON text
 	 * (the API's PUT /cpu-config); NULL: the host's CPU as KVM offers it. */

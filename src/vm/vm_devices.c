@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
+#include "util/le.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -169,6 +170,39 @@ static int add_vhost_user_disk(struct vm *vm, unsigned int i, unsigned int nq,
 			   msi_vectors_sink(&v->vec), err), err);
 }
 
+/* virtio-fs (virtio 1.2, 5.11): struct virtio_fs_config is the tag and
+ * the number of request queues; one request queue besides hiprio. */
+#define VIRTIO_ID_FS 26
+#define FS_CONFIG_LEN 40
+#define FS_QUEUES 2
+
+static int add_fs(struct vm *vm, unsigned int i, struct rv_err *err)
+{
+	const struct fs_config *fc = &vm->cfg->fs[i];
+	uint8_t config[FS_CONFIG_LEN] = { 0 };
+	struct vhost_user_dev_opts o = {
+		.socket = fc->socket,
+		.device_type = VIRTIO_ID_FS,
+		.class_code = 0x018000,
+		.config_len = FS_CONFIG_LEN,
+		.local_config = config,
+		.max_queues = FS_QUEUES,
+		.queue_size = 1024,
+		.index = VM_MAX_DISKS + i,
+	};
+	char name[16];
+	struct vm_vdev *v;
+
+	memcpy(config, fc->tag, strlen(fc->tag));
+	put_le32(config + 36, FS_QUEUES - 1);
+	snprintf(name, sizeof(name), "fs%u", i);
+	v = vdev_begin(vm, VDEV_VHOST_USER, name, FS_QUEUES, err);
+	if (!v)
+		return -1;
+	return vdev_commit(vm, v, vhost_user_dev_new(&o, &vm->m.mem,
+			   msi_vectors_sink(&v->vec), err), err);
+}
+
 static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
 {
 	const struct disk_config *dc = &vm->cfg->disk[i];
@@ -261,6 +295,9 @@ int vm_devices_create(struct vm *vm, struct rv_err *err)
 			return -1;
 	for (unsigned int i = 0; i < cfg->nnics; i++)
 		if (add_nic(vm, i, err) < 0)
+			return -1;
+	for (unsigned int i = 0; i < cfg->nfs; i++)
+		if (add_fs(vm, i, err) < 0)
 			return -1;
 	if (cfg->rng && add_rng(vm, err) < 0)
 		return -1;

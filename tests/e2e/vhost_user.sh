@@ -5,12 +5,14 @@
 # unprivileged user); the VM is paused and resumed mid-write; a snapshot is
 # refused with a reason; the host then finds every line the guest wrote on
 # the image. Then the same frontend against a back end nobody here wrote:
-# qemu-storage-daemon exporting a qcow2 image. Runs where /dev/kvm boots
-# stock kernels, with qemu-storage-daemon and qemu-img on PATH.
+# qemu-storage-daemon exporting a qcow2 image, and Debian's virtiofsd
+# sharing a directory. Runs where /dev/kvm boots stock kernels, with
+# qemu-storage-daemon, qemu-img and virtiofsd on PATH.
 # Usage: vhost_user.sh WORKDIR (holding vmlinux, initrd.cpio.gz, data.ext4).
 # tests: e2e/vhost-user-blk-ringvm-backend e2e/vhost-user-pause-resume
 # tests: e2e/vhost-user-snapshot-refused e2e/vhost-user-data-on-image
 # tests: e2e/vhost-user-no-backend e2e/vhost-user-qsd-qcow2
+# tests: e2e/vhost-user-fs-virtiofsd
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -136,4 +138,32 @@ if [ $rc = 0 ] && [ "$got" = "$want" ] && qemu-img check -q "$T/disk.qcow2" 2>>"
 	ok vhost-user-qsd-qcow2
 else
 	bad vhost-user-qsd-qcow2 "ringvm status $rc, seq.txt md5 $got; guest: $(tr -d '\r' <"$T/qsd-guest.log" | grep 'RV \|RINGVM' | tail -n 3 | tr '\n' ' '); $(tail -c 300 "$T/qsd-vm.err"); qsd: $(tail -c 300 "$T/qsd.err"); $(tail -c 200 "$T/qimg.err")"
+fi
+
+# virtiofsd shares a host directory: the guest reads the host's file and
+# writes one the host then finds, byte for byte.
+echo "--- e2e/vhost-user-fs-virtiofsd"
+mkdir -p "$T/share"
+echo "hello over virtio-fs" >"$T/share/from-host.txt"
+virtiofsd --socket-path="$T/fs.sock" -o source="$T/share" -o cache=none \
+	-o sandbox=chroot >"$T/virtiofsd.out" 2>"$T/virtiofsd.err" &
+BE=$!
+n=0
+while [ ! -S "$T/fs.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 quiet rvhook=virtiofs" --mem 256M \
+	--fs "tag=share,socket=$T/fs.sock" </dev/null >"$T/fs-guest.log" 2>"$T/fs-vm.err"
+rc=$?
+kill -TERM "$BE" 2>/dev/null
+wait "$BE" 2>/dev/null
+BE=
+fsrv() { tr -d '\r' <"$T/fs-guest.log" | sed -n "s/^RV $1=//p" | head -n 1; }
+want=$(seq 1 100000 | md5sum | cut -d' ' -f1)
+got=$(md5sum <"$T/share/from-guest.txt" 2>/dev/null | cut -d' ' -f1)
+if [ $rc = 0 ] && [ "$(fsrv fs_from_host)" = "hello over virtio-fs" ] &&
+	[ "$got" = "$want" ] && [ "$(fsrv fs_guest_md5)" = "$want" ] &&
+	[ "$(fsrv fs_umount)" = ok ]; then
+	ok vhost-user-fs-virtiofsd
+else
+	bad vhost-user-fs-virtiofsd "ringvm status $rc, host sees md5 $got; guest: $(tr -d '\r' <"$T/fs-guest.log" | grep 'RV \|RINGVM' | tail -n 4 | tr '\n' ' '); $(tail -c 300 "$T/fs-vm.err"); virtiofsd: $(tail -c 300 "$T/virtiofsd.err")"
 fi
