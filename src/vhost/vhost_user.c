@@ -104,6 +104,14 @@ int vhu_check_size(uint32_t request, uint32_t size, bool is_reply,
 				       size);
 		return 0;
 	}
+	if (request == VHU_GET_INFLIGHT_FD || request == VHU_SET_INFLIGHT_FD) {
+		if (is_reply && request == VHU_SET_INFLIGHT_FD)
+			return size == 8 ? 0 : rv_fail(err, "vhost-user: SET_INFLIGHT_FD reply of %u bytes", size);
+		if (size < VHU_INFLIGHT_MIN || size > sizeof(struct vhu_inflight))
+			return rv_fail(err, "vhost-user: %s with a %u-byte payload",
+				       name, size);
+		return 0;
+	}
 	if (request == VHU_GET_CONFIG || request == VHU_SET_CONFIG) {
 		if (is_reply && request == VHU_SET_CONFIG)
 			return size == 8 ? 0 : rv_fail(err, "vhost-user: SET_CONFIG reply of %u bytes", size);

@@ -72,6 +72,7 @@ enum vhu_request {
 #define VHU_PROTOCOL_F_MTU                 4
 #define VHU_PROTOCOL_F_BACKEND_REQ         5
 #define VHU_PROTOCOL_F_CONFIG              9
+#define VHU_PROTOCOL_F_INFLIGHT_SHMFD      12
 #define VHU_PROTOCOL_F_INBAND_NOTIFICATIONS 14
 #define VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 #define VHU_PROTOCOL_F_STATUS              16
@@ -112,6 +113,15 @@ struct vhu_mem_table {
 	struct vhu_mem_region region[VHU_MAX_MEM_REGIONS];
 };
 
+struct vhu_inflight {           /* GET_INFLIGHT_FD / SET_INFLIGHT_FD */
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+/* QEMU sends the struct with its tail padding; 20 bytes carry it all. */
+#define VHU_INFLIGHT_MIN 20
+
 struct vhu_config {             /* GET_CONFIG / SET_CONFIG */
 	uint32_t offset;
 	uint32_t size;
@@ -132,6 +142,7 @@ struct vhu_msg {
 		struct vhu_vring_addr addr;
 		struct vhu_mem_table mem;
 		struct vhu_config config;
+		struct vhu_inflight inflight;
 		uint8_t bytes[VHU_MAX_PAYLOAD + VHU_MAX_CONFIG];
 	} p;
 	int fds[VHU_MAX_FDS];

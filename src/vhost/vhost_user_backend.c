@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhost/vhost_user.h"
@@ -28,7 +30,7 @@
 /* What this back end implements of the protocol. */
 #define SUPPORTED_PROTOCOL                                                    \
 	(1ULL << VHU_PROTOCOL_F_MQ | 1ULL << VHU_PROTOCOL_F_REPLY_ACK |       \
-	 1ULL << VHU_PROTOCOL_F_CONFIG)
+	 1ULL << VHU_PROTOCOL_F_CONFIG | 1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD)
 
 struct vhu_queue {
 	uint16_t num;              /* 0: not sized yet */
@@ -54,6 +56,13 @@ struct vhu_backend {
 	bool features_set;
 	uint64_t protocol;         /* negotiated protocol features */
 	bool active;               /* dev.ops->activate succeeded */
+	/* In-flight tracking memory (GET/SET_INFLIGHT_FD), one region of
+	 * virtq_inflight_bytes(inflight_qsize) per queue, kept by the
+	 * frontend across our death. */
+	uint8_t *inflight;
+	size_t inflight_len;
+	unsigned int inflight_nq;
+	uint16_t inflight_qsize;
 	struct vhu_queue q[VHU_MAX_QUEUES];
 	atomic_uint_fast64_t connections, messages, refused, restarts, irqs;
 };
@@ -184,9 +193,13 @@ static int queue_start(struct vhu_backend *be, unsigned int i,
 	if (virtq_init(&q->vq, &be->mem, q->num, desc, avail, used,
 		       be->acked & (1ULL << VIRTIO_RING_F_EVENT_IDX),
 		       be->acked & (1ULL << VIRTIO_RING_F_INDIRECT_DESC),
-		       err) < 0)
+		       err) < 0 ||
+	    virtq_start_at(&q->vq, q->base, err) < 0)
 		return -1;
-	return virtq_start_at(&q->vq, q->base, err);
+	if (be->inflight && i < be->inflight_nq && q->num <= be->inflight_qsize)
+		virtq_track_inflight(&q->vq, (struct virtq_inflight *)
+				     (be->inflight + i * virtq_inflight_bytes(be->inflight_qsize)));
+	return 0;
 }
 
 static void start_device(struct vhu_backend *be)
@@ -222,6 +235,15 @@ static void start_device(struct vhu_backend *be)
 	be->active = true;
 }
 
+static void inflight_unmap(struct vhu_backend *be)
+{
+	if (be->inflight)
+		munmap(be->inflight, be->inflight_len);
+	be->inflight = NULL;
+	be->inflight_len = 0;
+	be->inflight_nq = 0;
+}
+
 /* Back to a fresh device: what a new connection, RESET_DEVICE or
  * RESET_OWNER expects. Guest RAM stays mapped unless unmap is set. */
 static void reset_all(struct vhu_backend *be, bool unmap)
@@ -232,6 +254,7 @@ static void reset_all(struct vhu_backend *be, bool unmap)
 	be->acked = 0;
 	be->features_set = false;
 	if (unmap) {
+		inflight_unmap(be);
 		guest_mem_unmap(&be->mem);
 		be->ntable = 0;
 		be->protocol = 0;
@@ -305,6 +328,102 @@ static int set_mem_table(struct vhu_backend *be, struct vhu_msg *m,
 	}
 	memcpy(be->table, t->region, n * sizeof(t->region[0]));
 	be->ntable = n;
+	start_device(be);
+	return 0;
+}
+
+static int inflight_geometry(struct vhu_backend *be,
+			     const struct vhu_inflight *in, size_t *len,
+			     struct rv_err *err)
+{
+	if (!be->has_dev || in->num_queues == 0 ||
+	    in->num_queues > be->dev.nqueues || in->queue_size == 0 ||
+	    in->queue_size > VIRTQ_MAX_SIZE ||
+	    (in->queue_size & (in->queue_size - 1)))
+		return rv_fail(err, "in-flight tracking for %u queues of %u entries",
+			       in->num_queues, in->queue_size);
+	*len = in->num_queues * virtq_inflight_bytes(in->queue_size);
+	return 0;
+}
+
+/* GET_INFLIGHT_FD: a fresh region for the frontend to keep. */
+static int get_inflight(struct vhu_backend *be, int sock,
+			const struct vhu_msg *m, struct rv_err *err)
+{
+	struct vhu_msg r;
+	size_t len;
+	void *p;
+	int fd, rc;
+
+	if (inflight_geometry(be, &m->p.inflight, &len, err) < 0)
+		return -1;
+	fd = memfd_create("ringvm-inflight", MFD_CLOEXEC);
+	if (fd < 0)
+		return rv_fail_errno(err, "memfd_create");
+	if (ftruncate(fd, (off_t)len) < 0 ||
+	    (p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+		    MAP_FAILED) {
+		rv_fail_errno(err, "in-flight region of %zu bytes", len);
+		close(fd);
+		return -1;
+	}
+	stop_device(be);
+	inflight_unmap(be);
+	be->inflight = p;
+	be->inflight_len = len;
+	be->inflight_nq = m->p.inflight.num_queues;
+	be->inflight_qsize = m->p.inflight.queue_size;
+	vhu_msg_init(&r, m->request, 0, sizeof(r.p.inflight));
+	r.p.inflight = m->p.inflight;
+	r.p.inflight.mmap_size = len;
+	r.p.inflight.mmap_offset = 0;
+	r.request = m->request;
+	r.flags = VHU_VERSION | VHU_FLAG_REPLY;
+	rc = vhu_send(sock, &r, &fd, 1, err);
+	close(fd);
+	start_device(be);
+	return rc < 0 ? -1 : 1;
+}
+
+/* SET_INFLIGHT_FD: a region the frontend kept from an earlier back end.
+ * Requests it still marks would have to be served again; ringvm's
+ * back end does not resubmit, so it takes only a clean region. */
+static int set_inflight(struct vhu_backend *be, struct vhu_msg *m,
+			struct rv_err *err)
+{
+	const struct vhu_inflight *in = &m->p.inflight;
+	size_t len, stride;
+	struct stat st;
+	uint8_t *p;
+
+	if (inflight_geometry(be, in, &len, err) < 0)
+		return -1;
+	if (m->nfds != 1 || in->mmap_size < len ||
+	    in->mmap_offset & 0xfff || fstat(m->fds[0], &st) < 0 ||
+	    in->mmap_offset + in->mmap_size > (uint64_t)st.st_size)
+		return rv_fail(err, "an in-flight region that its file cannot hold");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fds[0],
+		 (off_t)in->mmap_offset);
+	if (p == MAP_FAILED)
+		return rv_fail_errno(err, "mapping the in-flight region");
+	stride = virtq_inflight_bytes(in->queue_size);
+	for (unsigned int q = 0; q < in->num_queues; q++) {
+		const struct virtq_inflight *r = (const void *)(p + q * stride);
+
+		for (unsigned int i = 0; i < in->queue_size; i++) {
+			if (r->desc[i].inflight) {
+				munmap(p, len);
+				return rv_fail(err, "queue %u has requests in flight from an earlier back end, which this one does not resubmit",
+					       q);
+			}
+		}
+	}
+	stop_device(be);
+	inflight_unmap(be);
+	be->inflight = p;
+	be->inflight_len = len;
+	be->inflight_nq = in->num_queues;
+	be->inflight_qsize = in->queue_size;
 	start_device(be);
 	return 0;
 }
@@ -489,6 +608,10 @@ static int handle(struct vhu_backend *be, int sock, struct vhu_msg *m,
 		return 0;
 	case VHU_GET_CONFIG:
 		return get_config(be, sock, m, err) < 0 ? -1 : 1;
+	case VHU_GET_INFLIGHT_FD:
+		return get_inflight(be, sock, m, err);
+	case VHU_SET_INFLIGHT_FD:
+		return set_inflight(be, m, err);
 	case VHU_SET_CONFIG:
 		return set_config(be, m, err);
 	default: {

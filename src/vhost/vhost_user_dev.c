@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -35,9 +36,13 @@
 	(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |   \
 	 1ULL << VIRTIO_RING_F_EVENT_IDX)
 
-/* virtio-blk's config: num_queues (le16) and the MQ feature bit. */
+/* virtio-blk's config: num_queues (le16) and the MQ feature bit; the
+ * status byte that ends a request's chain. */
 #define BLK_F_MQ        12
 #define BLK_CFG_NUM_Q   34
+#define BLK_S_IOERR     1
+/* Segments of a chain answered after the back end died. */
+#define FAIL_IOV        1024
 
 struct vhost_user_dev;
 
@@ -67,7 +72,17 @@ struct vhost_user_dev {
 	int call[VIRTIO_PCI_MAX_QUEUES];
 	struct call_ctx ctx[VIRTIO_PCI_MAX_QUEUES];
 	bool watching;
-	atomic_uint_fast64_t irqs, connections, failures;
+	/* In-flight tracking (blk): the back end marks what it took here,
+	 * so when it dies ringvm answers exactly those with an I/O error,
+	 * and from then on every new request, until the driver resets the
+	 * device (failed). */
+	uint8_t *inflight;
+	size_t inflight_len;
+	int inflight_fd;
+	bool failed;
+	struct virtq_chain scratch;
+	struct iovec fail_iov[FAIL_IOV];
+	atomic_uint_fast64_t irqs, connections, failures, failed_requests;
 };
 
 /* ---- requests to the back end (d->lock held) ---- */
@@ -173,7 +188,7 @@ static int set_state(struct vhost_user_dev *d, uint32_t req, unsigned int q,
  * On a reconnection the back end must offer the same device. */
 static int handshake(struct vhost_user_dev *d, bool again, struct rv_err *err)
 {
-	uint64_t features, theirs = 0, nq = 1;
+	uint64_t features, theirs = 0, nq = 1, wanted;
 	struct vhu_msg m, r;
 	unsigned int len = d->o.config_len;
 
@@ -193,10 +208,13 @@ static int handshake(struct vhost_user_dev *d, bool again, struct rv_err *err)
 	if (!d->o.local_config && !(theirs & (1ULL << VHU_PROTOCOL_F_CONFIG)))
 		return rv_fail(err, "vhost-user back end %s does not offer its configuration space (protocol feature CONFIG)",
 			       d->socket);
-	if (set_u64(d, VHU_SET_PROTOCOL_FEATURES, theirs & WANTED_PROTOCOL,
-		    NULL, err) < 0)
+	wanted = WANTED_PROTOCOL;
+	if (d->o.device_type == VIRTIO_ID_BLOCK)
+		wanted |= 1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD;
+	if (set_u64(d, VHU_SET_PROTOCOL_FEATURES, theirs & wanted, NULL,
+		    err) < 0)
 		return -1;
-	d->protocol = theirs & WANTED_PROTOCOL;
+	d->protocol = theirs & wanted;
 	if (send_plain(d, VHU_SET_OWNER, err) < 0)
 		return -1;
 	if ((d->protocol & (1ULL << VHU_PROTOCOL_F_MQ)) &&
@@ -249,6 +267,8 @@ static void on_call(void *opaque, uint32_t events)
 	}
 }
 
+static void take_over(struct vhost_user_dev *d);
+
 static void on_hangup(void *opaque, uint32_t events)
 {
 	struct vhost_user_dev *d = opaque;
@@ -259,8 +279,14 @@ static void on_hangup(void *opaque, uint32_t events)
 	if (atomic_exchange(&d->dead, true))
 		return;
 	atomic_fetch_add(&d->failures, 1);
-	fprintf(stderr, "ringvm: %s: the vhost-user back end went away; the device needs a reset (and a back end on the socket) to serve again\n",
-		d->socket);
+	if (d->inflight) {
+		take_over(d);
+		fprintf(stderr, "ringvm: %s: the vhost-user back end went away; the disk fails every request (%" PRIu64 " in flight or since) until the driver resets it with a back end on the socket\n",
+			d->socket, (uint64_t)atomic_load(&d->failed_requests));
+	} else {
+		fprintf(stderr, "ringvm: %s: the vhost-user back end went away; the device needs a reset (and a back end on the socket) to serve again\n",
+			d->socket);
+	}
 	virtio_pci_needs_reset(&d->t);
 }
 
@@ -376,6 +402,132 @@ fail:
 	return -1;
 }
 
+static size_t inflight_stride(const struct vhost_user_dev *d)
+{
+	return virtq_inflight_bytes(d->o.queue_size);
+}
+
+/* A fresh region from the back end (GET_INFLIGHT_FD), or the one ringvm
+ * kept handed to a new back end (SET_INFLIGHT_FD) after a reconnect. */
+static int setup_inflight(struct vhost_user_dev *d, struct rv_err *err)
+{
+	struct vhu_msg m, r;
+	void *p;
+	int n, fd;
+
+	vhu_msg_init(&m, d->inflight ? VHU_SET_INFLIGHT_FD : VHU_GET_INFLIGHT_FD,
+		     0, sizeof(m.p.inflight));
+	m.p.inflight.num_queues = (uint16_t)d->nqueues;
+	m.p.inflight.queue_size = d->o.queue_size;
+	if (d->inflight) {
+		m.p.inflight.mmap_size = d->inflight_len;
+		return call(d, &m, &d->inflight_fd, 1, NULL, err);
+	}
+	if (vhu_send(d->sock, &m, NULL, 0, err) < 0)
+		return -1;
+	n = vhu_recv(d->sock, &r, err);
+	if (n <= 0)
+		return n == 0 ? rv_fail(err, "vhost-user back end %s hung up", d->socket) : -1;
+	fd = vhu_msg_take_fd(&r, 0);
+	vhu_msg_close_fds(&r);
+	if (r.request != VHU_GET_INFLIGHT_FD || fd < 0 ||
+	    r.p.inflight.mmap_size < d->nqueues * inflight_stride(d) ||
+	    r.p.inflight.mmap_size > (64ULL << 20)) {
+		if (fd >= 0)
+			close(fd);
+		return rv_fail(err, "vhost-user back end %s: no usable in-flight region", d->socket);
+	}
+	p = mmap(NULL, r.p.inflight.mmap_size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, (off_t)r.p.inflight.mmap_offset);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return rv_fail_errno(err, "vhost-user back end %s: mapping its in-flight region", d->socket);
+	}
+	d->inflight = p;
+	d->inflight_len = r.p.inflight.mmap_size;
+	d->inflight_fd = fd;
+	return 0;
+}
+
+/* ---- after the back end died (I/O thread) ---- */
+
+/* A virtio-blk request nobody will serve: IOERR in its status byte, the
+ * last byte the driver let the device write. */
+static uint32_t fail_blk(void *ctx, struct virtq_chain *c, bool ok)
+{
+	struct vhost_user_dev *d = ctx;
+	const struct iovec *last;
+
+	atomic_fetch_add_explicit(&d->failed_requests, 1, memory_order_relaxed);
+	if (!ok || c->nin == 0)
+		return 0;
+	last = &c->iov[c->nout + c->nin - 1];
+	((uint8_t *)last->iov_base)[last->iov_len - 1] = BLK_S_IOERR;
+	return 1;
+}
+
+static void fail_new(struct vhost_user_dev *d, unsigned int q)
+{
+	struct virtq *vq = virtio_pci_vq(&d->t, q);
+	bool pushed = false;
+
+	if (!vq)
+		return;
+	for (;;) {
+		enum virtq_pop_result r = virtq_pop(vq, &d->scratch);
+
+		if (r == VIRTQ_EMPTY || r == VIRTQ_BROKEN)
+			break;
+		virtq_push(vq, d->scratch.head,
+			   fail_blk(d, &d->scratch, r == VIRTQ_OK));
+		pushed = true;
+	}
+	if (pushed && virtq_should_notify(vq)) {
+		virtio_pci_queue_irq(&d->t, q);
+		atomic_fetch_add_explicit(&d->irqs, 1, memory_order_relaxed);
+	}
+}
+
+static void on_failed_kick(void *opaque, uint32_t events)
+{
+	struct call_ctx *c = opaque;
+
+	(void)events;
+	virtio_dev_drain(virtio_pci_kick_fd(&c->d->t, c->q));
+	fail_new(c->d, c->q);
+}
+
+/* The back end is gone with requests in flight: answer them, and every
+ * later one, with an I/O error, so the guest sees a failed disk instead of
+ * requests that never end. */
+static void take_over(struct vhost_user_dev *d)
+{
+	struct rv_err err;
+
+	d->scratch.iov = d->fail_iov;
+	d->scratch.iov_cap = FAIL_IOV;
+	for (unsigned int q = 0; q < d->nqueues; q++) {
+		struct virtq *vq = virtio_pci_vq(&d->t, q);
+		struct virtq_inflight *r;
+
+		if (!vq || !d->started[q])
+			continue;
+		r = (struct virtq_inflight *)(d->inflight + q * inflight_stride(d));
+		if (virtq_take_over(vq, r, fail_blk, d, &d->scratch, &err) < 0) {
+			fprintf(stderr, "ringvm: %s: queue %u: %s\n", d->socket, q,
+				err.msg);
+			continue;
+		}
+		if (ev_loop_add(d->loop, virtio_pci_kick_fd(&d->t, q), EPOLLIN,
+				on_failed_kick, &d->ctx[q], &err) < 0)
+			fprintf(stderr, "ringvm: %s: %s\n", d->socket, err.msg);
+		fail_new(d, q);
+		/* The guest must hear of what was answered. */
+		virtio_pci_queue_irq(&d->t, q);
+	}
+	d->failed = true;
+}
+
 /* The ops below run their socket traffic on the device's I/O thread
  * (ev_loop_call): its seccomp filter allows talking to the back end and
  * connecting to it again; a vCPU thread's does not. */
@@ -405,6 +557,9 @@ static void do_activate(void *arg)
 		    d->driver_features | 1ULL << VHOST_USER_F_PROTOCOL_FEATURES,
 		    NULL, &err) < 0 ||
 	    send_mem_table(d, &err) < 0)
+		goto out;
+	if ((d->protocol & (1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD)) &&
+	    setup_inflight(d, &err) < 0)
 		goto out;
 	for (unsigned int q = 0; q < d->nqueues; q++) {
 		d->base[q] = 0;
@@ -439,9 +594,12 @@ static void do_reset(void *arg)
 	pthread_mutex_lock(&d->lock);
 	unwatch(d);
 	for (unsigned int q = 0; q < d->nqueues; q++) {
+		if (d->failed)
+			ev_loop_del(d->loop, virtio_pci_kick_fd(&d->t, q));
 		stop_queue(d, q);
 		virtio_dev_drain(d->call[q]);
 	}
+	d->failed = false;
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -547,6 +705,7 @@ struct vhost_user_dev *vhost_user_dev_new(const struct vhost_user_dev_opts *o,
 	}
 	d->mem = mem;
 	d->sock = -1;
+	d->inflight_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++) {
 		d->call[q] = -1;
@@ -603,6 +762,10 @@ void vhost_user_dev_free(struct vhost_user_dev *d)
 		return;
 	virtio_pci_destroy(&d->t);      /* resets an active device */
 	ev_loop_free(d->loop);
+	if (d->inflight) {
+		munmap(d->inflight, d->inflight_len);
+		close(d->inflight_fd);
+	}
 	for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
 		if (d->call[q] >= 0)
 			close(d->call[q]);
@@ -635,6 +798,8 @@ void vhost_user_dev_print_stats(struct vhost_user_dev *d, const char *prefix,
 		(uint64_t)atomic_load(&d->connections));
 	fprintf(out, "%s_backend_failures %" PRIu64 " count\n", prefix,
 		(uint64_t)atomic_load(&d->failures));
+	fprintf(out, "%s_failed_requests %" PRIu64 " count\n", prefix,
+		(uint64_t)atomic_load(&d->failed_requests));
 	fprintf(out, "%s_mmio_kicks %" PRIu64 " count\n", prefix,
 		(uint64_t)atomic_load(&d->t.stats.mmio_kicks));
 }

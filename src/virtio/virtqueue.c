@@ -251,6 +251,11 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	if (head >= vq->size)
 		return mark_broken(vq);
 	vq->last_avail++;
+	if (vq->inflight) {
+		vq->inflight->desc[head].counter = ++vq->inflight_counter;
+		__atomic_store_n(&vq->inflight->desc[head].inflight, 1,
+				 __ATOMIC_RELEASE);
+	}
 	c->head = head;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;
@@ -312,9 +317,20 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	__atomic_store_n(&elem[0], htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&elem[1], htole32(written), __ATOMIC_RELAXED);
 	vq->used_idx++;
+	/* Should the device die between publishing the index and clearing
+	 * the mark, this tells the frontend which mark is stale. */
+	if (vq->inflight)
+		__atomic_store_n(&vq->inflight->last_batch_head, head,
+				 __ATOMIC_RELEASE);
 	/* Release: the data written into the buffers and the element are
 	 * visible before the driver can see the new index. */
 	store16(used_idx(vq), vq->used_idx, __ATOMIC_RELEASE);
+	if (vq->inflight) {
+		__atomic_store_n(&vq->inflight->desc[head].inflight, 0,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&vq->inflight->used_idx, vq->used_idx,
+				 __ATOMIC_RELEASE);
+	}
 	if (atomic_load_explicit(&vq->mem->logging, memory_order_relaxed))
 		mark_written(vq, head);
 }
@@ -431,7 +447,81 @@ size_t virtq_chain_write(const struct virtq_chain *c, size_t skip,
 
 void virtq_unpop(struct virtq *vq, uint16_t n)
 {
+	for (uint16_t k = 0; vq->inflight && k < n; k++) {
+		uint16_t head = load16(avail_ring(vq, vq->last_avail - 1 - k),
+				       __ATOMIC_RELAXED);
+
+		if (head < vq->size)
+			vq->inflight->desc[head].inflight = 0;
+	}
 	vq->last_avail = (uint16_t)(vq->last_avail - n);
+}
+
+void virtq_track_inflight(struct virtq *vq, struct virtq_inflight *r)
+{
+	vq->inflight = r;
+	if (!r)
+		return;
+	r->version = 1;
+	r->desc_num = vq->size;
+	r->used_idx = vq->used_idx;
+	vq->inflight_counter = 0;
+	for (uint16_t i = 0; i < vq->size; i++)
+		if (r->desc[i].inflight && r->desc[i].counter > vq->inflight_counter)
+			vq->inflight_counter = r->desc[i].counter;
+}
+
+int virtq_take_over(struct virtq *vq, struct virtq_inflight *r,
+		    uint32_t (*fail)(void *ctx, struct virtq_chain *c, bool ok),
+		    void *ctx, struct virtq_chain *c, struct rv_err *err)
+{
+	uint16_t ring_used = load16(used_idx(vq), __ATOMIC_ACQUIRE);
+	uint16_t marked = 0;
+	int answered = 0;
+
+	/* Published in the ring, not yet in the region: that one chain was
+	 * returned (virtq_push's order) and its mark is stale. */
+	if (ring_used != r->used_idx) {
+		if ((uint16_t)(ring_used - r->used_idx) != 1 ||
+		    r->last_batch_head >= vq->size)
+			return rv_fail(err, "virtqueue: used index %u in the ring, %u in the in-flight region",
+				       ring_used, r->used_idx);
+		r->desc[r->last_batch_head].inflight = 0;
+		r->used_idx = ring_used;
+	}
+	for (uint16_t i = 0; i < vq->size; i++)
+		marked += r->desc[i].inflight != 0;
+	if (virtq_start_at(vq, (uint16_t)(ring_used + marked), err) < 0)
+		return -1;
+	/* Oldest first: the driver sees them answered in the order sent. */
+	while (marked--) {
+		uint16_t head = vq->size;
+
+		for (uint16_t i = 0; i < vq->size; i++)
+			if (r->desc[i].inflight &&
+			    (head == vq->size ||
+			     r->desc[i].counter < r->desc[head].counter))
+				head = i;
+		r->desc[head].inflight = 0;
+		virtq_push(vq, head, fail(ctx, c, virtq_chain_at(vq, head, c)));
+		answered++;
+	}
+	r->used_idx = vq->used_idx;
+	return answered;
+}
+
+bool virtq_chain_at(struct virtq *vq, uint16_t head, struct virtq_chain *c)
+{
+	if (head >= vq->size)
+		return false;
+	c->head = head;
+	c->nout = c->nin = 0;
+	c->out_len = c->in_len = 0;
+	if (walk_chain(vq, c))
+		return true;
+	c->nout = c->nin = 0;
+	c->out_len = c->in_len = 0;
+	return false;
 }
 
 void virtq_get_indices(const struct virtq *vq, struct virtq_indices *ix)

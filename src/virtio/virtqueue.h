@@ -28,6 +28,38 @@
 #define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VIRTIO_RING_F_EVENT_IDX     29
 
+/* In-flight tracking, vhost-user's INFLIGHT_SHMFD layout for split rings
+ * (QEMU's docs/interop/vhost-user.rst, "Inflight I/O tracking"): a
+ * device that serves a queue for another process marks each chain it
+ * takes and clears it when it returns the chain, in memory that process
+ * keeps. If the device dies, the chains still marked are exactly the
+ * ones it never answered. */
+struct virtq_inflight_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;          /* order taken */
+};
+
+struct virtq_inflight {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;         /* the device's used index */
+	struct virtq_inflight_desc desc[];
+};
+
+/* Bytes one queue's region takes (64-byte aligned, as regions of several
+ * queues lie back to back). */
+static inline size_t virtq_inflight_bytes(uint16_t size)
+{
+	size_t n = sizeof(struct virtq_inflight) +
+		   (size_t)size * sizeof(struct virtq_inflight_desc);
+
+	return (n + 63) & ~(size_t)63;
+}
+
 struct virtq {
 	const struct guest_mem *mem;
 	uint16_t size;
@@ -40,6 +72,8 @@ struct virtq {
 	uint16_t signalled_used;   /* used_idx at the last notify decision */
 	bool signalled_valid;
 	bool broken;               /* ring is nonsense: device needs reset */
+	struct virtq_inflight *inflight;   /* NULL: not tracked */
+	uint64_t inflight_counter;
 
 	/* Resolved host pointers (valid after virtq_init). */
 	void *desc;
@@ -127,6 +161,26 @@ int virtq_set_indices(struct virtq *vq, const struct virtq_indices *ix,
  * take chains from last_avail on, continuing the used index the ring
  * holds. Refuses indices more than the queue size apart. */
 int virtq_start_at(struct virtq *vq, uint16_t last_avail, struct rv_err *err);
+
+/* Tracks chains taken and not returned in r (virtq_inflight_bytes(size)
+ * bytes, shared with the frontend), from now on. */
+void virtq_track_inflight(struct virtq *vq, struct virtq_inflight *r);
+
+/* The chain starting at descriptor head (< size), validated like a pop,
+ * for a frontend answering chains its dead back end left in flight.
+ * Returns true with *c filled (c->head = head), false if malformed. */
+bool virtq_chain_at(struct virtq *vq, uint16_t head, struct virtq_chain *c);
+
+/* A frontend takes over a queue whose device died, from that device's
+ * in-flight region r: clears the mark of a chain the device returned but
+ * had not yet unmarked, continues from where the device stopped taking
+ * chains, and calls fail(ctx, chain, ok) for each chain it left in
+ * flight, in the order it took them (ok false: malformed, no segment);
+ * fail returns the used length to report. Returns the number of chains
+ * answered, or -1 (err) if r contradicts the ring. */
+int virtq_take_over(struct virtq *vq, struct virtq_inflight *r,
+		    uint32_t (*fail)(void *ctx, struct virtq_chain *c, bool ok),
+		    void *ctx, struct virtq_chain *scratch, struct rv_err *err);
 
 /* Available chains not yet taken (0 if broken). */
 uint16_t virtq_avail_count(struct virtq *vq);

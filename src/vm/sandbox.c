@@ -88,7 +88,8 @@ static const int backend_calls[] = {
 	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
 	SCMP_SYS(shutdown), SCMP_SYS(fcntl), SCMP_SYS(getrusage),
-	SCMP_SYS(unlink), SCMP_SYS(rt_sigaction), SCMP_SYS(seccomp),
+	SCMP_SYS(unlink), SCMP_SYS(rt_sigaction), SCMP_SYS(memfd_create),
+	SCMP_SYS(ftruncate), SCMP_SYS(seccomp),
 };
 
 /* A vhost-user device's I/O thread, on top of io_calls. */

@@ -12,7 +12,7 @@
 # tests: e2e/vhost-user-blk-ringvm-backend e2e/vhost-user-pause-resume
 # tests: e2e/vhost-user-snapshot-refused e2e/vhost-user-data-on-image
 # tests: e2e/vhost-user-no-backend e2e/vhost-user-qsd-qcow2
-# tests: e2e/vhost-user-fs-virtiofsd
+# tests: e2e/vhost-user-fs-virtiofsd e2e/vhost-user-backend-killed
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -93,6 +93,38 @@ else
 	bad vhost-user-pause-resume "pause $p_rc ($(cat "$T/pause.err")), resume $r_rc ($(cat "$T/resume.err")), tick $t_paused then $t_later, last $(last_tick "$T/boot.log")"
 fi
 wait_exit $watch
+
+# The back end is killed while the guest writes: ringvm goes on, answers
+# what was in flight and what follows with an I/O error, and the guest
+# sees a failed disk (not requests that never end) and powers off.
+echo "--- e2e/vhost-user-backend-killed"
+truncate -s 4M "$B/raw.img"
+chown 1000:1000 "$B/raw.img"
+"$SETPRIV" --reuid 1000 --regid 1000 --clear-groups --inh-caps=-all \
+	"$B/ringvm-backend" backend blk --socket "$B/raw.sock" \
+	--disk "$B/raw.img" 2>"$T/raw-backend.err" &
+KB=$!
+n=0
+while [ ! -S "$B/raw.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 quiet rvhook=blkfail" --mem 256M \
+	--disk "vhost-user=$B/raw.sock" --stats "$T/kill.stats" \
+	</dev/null >"$T/kill.log" 2>"$T/kill.err" &
+watch=$!
+if wait_for "$T/kill.log" "^RV wrote=3"; then
+	kill -KILL $KB
+fi
+wait $KB 2>/dev/null
+wait_for "$T/kill.log" "^RV io_error=" >/dev/null
+wait_exit $watch
+failed=$(awk '$1 == "blk0_failed_requests" { print $2 }' "$T/kill.stats")
+err_at=$(tr -d '\r' <"$T/kill.log" | sed -n 's/^RV io_error=//p' | head -n 1)
+if [ $rc = 0 ] && [ -n "$err_at" ] && [ "$err_at" != none ] &&
+	grep -q "back end went away" "$T/kill.err" && [ "${failed:-0}" -gt 0 ]; then
+	ok vhost-user-backend-killed
+else
+	bad vhost-user-backend-killed "ringvm status $rc, guest io_error=$err_at, failed requests ${failed:-?}; guest: $(tr -d '\r' <"$T/kill.log" | grep 'RV \|RINGVM' | tail -n 3 | tr '\n' ' '); $(tail -c 400 "$T/kill.err")"
+fi
 
 # Every tick the guest wrote is on the image, in order; the file system
 # is clean; both sides counted the traffic.

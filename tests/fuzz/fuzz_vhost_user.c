@@ -1,8 +1,8 @@
 /* libFuzzer target: a hostile vhost-user frontend against ringvm's back
  * end (vhost/vhost_user_backend.c, vhost/vhost_user.c). The input is a
  * byte stream of messages; each is sent as written, except that
- * SET_MEM_TABLE carries one memfd per region it claims (up to 8) and
- * SET_VRING_KICK/CALL/ERR an eventfd, so memory tables get mapped and
+ * SET_MEM_TABLE carries one memfd per region it claims (up to 8),
+ * SET_INFLIGHT_FD the memfd too, and SET_VRING_KICK/CALL/ERR an eventfd, so memory tables get mapped and
  * rings get started over real shared memory. The device behind the back
  * end is a stand-in that only counts activations, so what is fuzzed is
  * the protocol state machine: every message must end in a reply, a
@@ -118,6 +118,8 @@ static void fuzz_one(const uint8_t *data, size_t size)
 		if (m.request >= VHU_SET_VRING_KICK &&
 		    m.request <= VHU_SET_VRING_ERR)
 			fds[nfds++] = efd;
+		if (m.request == VHU_SET_INFLIGHT_FD)
+			fds[nfds++] = memfd;
 		if (vhu_send(sv[0], &m, fds, nfds, &err) < 0)
 			break;
 	}

@@ -470,6 +470,54 @@ static void test_mem_table_fd_mismatch(void **state)
 	assert_int_equal(fe_get_u64(r, VHU_GET_QUEUE_NUM), 1);
 }
 
+/* In-flight tracking: the back end hands out a region (an fd the
+ * frontend keeps), and takes one back from a frontend only when nothing
+ * in it is still marked (it does not resubmit). */
+static void test_inflight_fd(void **state)
+{
+	struct rig *r = *state;
+	struct vhu_msg m, rep;
+	struct rv_err err;
+	size_t len = virtq_inflight_bytes(QSIZE);
+	uint8_t *p;
+	int fd;
+
+	(void)fe_get_u64(r, VHU_GET_FEATURES);
+	vhu_msg_u64(&m, VHU_SET_PROTOCOL_FEATURES, 0,
+		    1ULL << VHU_PROTOCOL_F_REPLY_ACK |
+			    1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD);
+	fe_send(r, &m, NULL, 0);
+	vhu_msg_init(&m, VHU_GET_INFLIGHT_FD, 0, sizeof(m.p.inflight));
+	m.p.inflight.num_queues = 1;
+	m.p.inflight.queue_size = QSIZE;
+	fe_send(r, &m, NULL, 0);
+	assert_int_equal(vhu_recv(r->sock, &rep, &err), 1);
+	assert_int_equal(rep.request, VHU_GET_INFLIGHT_FD);
+	assert_int_equal(rep.nfds, 1);
+	assert_true(rep.p.inflight.mmap_size >= len);
+	fd = vhu_msg_take_fd(&rep, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	/* Handed back clean: taken. */
+	vhu_msg_init(&m, VHU_SET_INFLIGHT_FD, 0, sizeof(m.p.inflight));
+	m.p.inflight.mmap_size = len;
+	m.p.inflight.num_queues = 1;
+	m.p.inflight.queue_size = QSIZE;
+	assert_int_equal(fe_acked(r, &m, &fd, 1), 0);
+	/* With a request still marked: refused. */
+	((struct virtq_inflight *)p)->desc[3].inflight = 1;
+	vhu_msg_init(&m, VHU_SET_INFLIGHT_FD, 0, sizeof(m.p.inflight));
+	m.p.inflight.mmap_size = len;
+	m.p.inflight.num_queues = 1;
+	m.p.inflight.queue_size = QSIZE;
+	assert_int_not_equal(fe_acked(r, &m, &fd, 1), 0);
+	/* More queues than the device has: refused. */
+	m.p.inflight.num_queues = 9;
+	assert_int_not_equal(fe_acked(r, &m, &fd, 1), 0);
+	munmap(p, len);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +529,8 @@ int main(void)
 						rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_mem_table_fd_mismatch,
 						rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_fd, rig_setup,
+						rig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -807,6 +807,121 @@ static void test_head_out_of_range(void **state)
 	assert_stays_broken(f);
 }
 
+/* ---- in-flight tracking and a frontend taking over ---- */
+
+struct failed {
+	uint16_t heads[16];
+	unsigned int n;
+};
+
+/* What a frontend does for each chain its dead device left: the test
+ * records the order and reports 1 byte written. */
+static uint32_t record_fail(void *ctx, struct virtq_chain *c, bool ok)
+{
+	struct failed *fl = ctx;
+
+	assert_true(ok);
+	fl->heads[fl->n++] = c->head;
+	return 1;
+}
+
+static void test_inflight_take_over(void **state)
+{
+	struct fx *f = *state;
+	size_t len = virtq_inflight_bytes(8);
+	struct virtq_inflight *r = calloc(1, len);
+	struct virtq front;
+	struct failed fl = { .n = 0 };
+	uint16_t h[4];
+	uint32_t id, used_len;
+	struct rv_err err = { { 0 } };
+
+	assert_non_null(r);
+	attach(f, 8, false, false);
+	virtq_track_inflight(&f->vq, r);
+	for (int i = 0; i < 4; i++)
+		h[i] = publish_one(f);
+	/* The device takes three, answers the second, then dies. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop(&f->vq, &f->c), VIRTQ_OK);
+	virtq_push(&f->vq, h[1], 0);
+	assert_int_equal(r->desc[h[0]].inflight, 1);
+	assert_int_equal(r->desc[h[1]].inflight, 0);
+	assert_int_equal(r->desc[h[2]].inflight, 1);
+	assert_int_equal(r->used_idx, 1);
+
+	/* The frontend's own view of the ring answers what was in flight,
+	 * oldest first, and takes the fourth chain, never taken, itself. */
+	assert_int_equal(vqd_attach(&f->d, &front, false, false, &err), 0);
+	assert_int_equal(virtq_take_over(&front, r, record_fail, &fl, &f->c,
+					 &err), 2);
+	assert_int_equal(fl.n, 2);
+	assert_int_equal(fl.heads[0], h[0]);
+	assert_int_equal(fl.heads[1], h[2]);
+	assert_int_equal(vqd_used_idx(&f->d), 3);
+	assert_true(vqd_get_used(&f->d, &id, &used_len));   /* h[1], by the device */
+	assert_true(vqd_get_used(&f->d, &id, &used_len));
+	assert_int_equal(id, h[0]);
+	assert_int_equal(used_len, 1);
+	assert_int_equal(virtq_pop(&front, &f->c), VIRTQ_OK);
+	assert_int_equal(f->c.head, h[3]);
+	assert_int_equal(virtq_pop(&front, &f->c), VIRTQ_EMPTY);
+	free(r);
+}
+
+/* Death between publishing a used entry and clearing its mark: the mark
+ * is stale, and the chain must not be answered twice. */
+static void test_inflight_stale_mark(void **state)
+{
+	struct fx *f = *state;
+	struct virtq_inflight *r = calloc(1, virtq_inflight_bytes(8));
+	struct virtq front;
+	struct failed fl = { .n = 0 };
+	uint16_t h0, h1;
+	struct rv_err err = { { 0 } };
+
+	assert_non_null(r);
+	attach(f, 8, false, false);
+	virtq_track_inflight(&f->vq, r);
+	h0 = publish_one(f);
+	h1 = publish_one(f);
+	assert_int_equal(virtq_pop(&f->vq, &f->c), VIRTQ_OK);
+	assert_int_equal(virtq_pop(&f->vq, &f->c), VIRTQ_OK);
+	virtq_push(&f->vq, h0, 0);
+	/* Undo the last two steps of the push, as a kill right after the
+	 * used index went out would leave them. */
+	r->desc[h0].inflight = 1;
+	r->used_idx = 0;
+	assert_int_equal(vqd_attach(&f->d, &front, false, false, &err), 0);
+	assert_int_equal(virtq_take_over(&front, r, record_fail, &fl, &f->c,
+					 &err), 1);
+	assert_int_equal(fl.heads[0], h1);
+	assert_int_equal(vqd_used_idx(&f->d), 2);
+	/* A region that contradicts the ring is refused. */
+	r->used_idx = 7;
+	assert_int_equal(virtq_take_over(&front, r, record_fail, &fl, &f->c,
+					 &err), -1);
+	free(r);
+}
+
+/* Chains given back are no longer in flight. */
+static void test_inflight_unpop(void **state)
+{
+	struct fx *f = *state;
+	struct virtq_inflight *r = calloc(1, virtq_inflight_bytes(8));
+	uint16_t h;
+
+	assert_non_null(r);
+	attach(f, 8, false, false);
+	virtq_track_inflight(&f->vq, r);
+	h = publish_one(f);
+	assert_int_equal(virtq_pop(&f->vq, &f->c), VIRTQ_OK);
+	assert_int_equal(r->desc[h].inflight, 1);
+	virtq_unpop(&f->vq, 1);
+	assert_int_equal(r->desc[h].inflight, 0);
+	free(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -836,6 +951,9 @@ int main(void)
 		T(test_avail_idx_jump),
 		T(test_avail_idx_backwards),
 		T(test_head_out_of_range),
+		T(test_inflight_take_over),
+		T(test_inflight_stale_mark),
+		T(test_inflight_unpop),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
