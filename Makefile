@@ -22,7 +22,7 @@ ASANOBJS := $(LIBSRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate bench-exits fuzz unit-bins
+.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate bench-exits bench-vhost fuzz unit-bins
 
 all: $(BUILD)/ringvm
 
@@ -144,6 +144,12 @@ $(BUILD)/bench/exitcost-pvh.elf: bench/overhead/exitcost_pvh.S bench/overhead/ex
 bench-exits: deps
 	$(MAKE) all $(BUILD)/bench/exitcost $(BUILD)/bench/exitcost-pvh.elf
 	bench/exits.sh
+
+# vhost-user-blk back ends at native speed: UML's virtio driver against
+# ringvm backend blk and qemu-storage-daemon, in turns (no KVM needed).
+bench-vhost: deps
+	$(MAKE) all
+	BACKENDS="qsd ringvm" RINGVM=$(abspath $(BUILD)/ringvm) bench/vhost/bench-vhost.sh
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)

@@ -68,6 +68,7 @@ static long fixed_size(uint32_t request, bool is_reply)
 	case VHU_SET_OWNER:
 	case VHU_RESET_OWNER:
 	case VHU_RESET_DEVICE:
+	case VHU_SET_BACKEND_REQ_FD:
 		return is_reply ? 8 : 0;     /* a reply is a REPLY_ACK */
 	case VHU_SET_FEATURES:
 	case VHU_SET_PROTOCOL_FEATURES:

@@ -13,6 +13,7 @@
 #include "vhost/vhost_user_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@
 /* What this back end implements of the protocol. */
 #define SUPPORTED_PROTOCOL                                                    \
 	(1ULL << VHU_PROTOCOL_F_MQ | 1ULL << VHU_PROTOCOL_F_REPLY_ACK |       \
-	 1ULL << VHU_PROTOCOL_F_CONFIG | 1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD)
+	 1ULL << VHU_PROTOCOL_F_CONFIG | 1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD | \
+	 1ULL << VHU_PROTOCOL_F_BACKEND_REQ)
 
 struct vhu_queue {
 	uint16_t num;              /* 0: not sized yet */
@@ -59,6 +61,10 @@ struct vhu_backend {
 	/* In-flight tracking memory (GET/SET_INFLIGHT_FD), one region of
 	 * virtq_inflight_bytes(inflight_qsize) per queue, kept by the
 	 * frontend across our death. */
+	/* The channel for requests to the frontend (SET_BACKEND_REQ_FD).
+	 * Nothing is sent on it yet; it is taken because UML's frontend
+	 * sets its queues' interrupts up only when it was. */
+	int backend_req_fd;
 	uint8_t *inflight;
 	size_t inflight_len;
 	unsigned int inflight_nq;
@@ -254,6 +260,7 @@ static void reset_all(struct vhu_backend *be, bool unmap)
 	be->acked = 0;
 	be->features_set = false;
 	if (unmap) {
+		close_fd(&be->backend_req_fd);
 		inflight_unmap(be);
 		guest_mem_unmap(&be->mem);
 		be->ntable = 0;
@@ -299,8 +306,9 @@ static int set_mem_table(struct vhu_backend *be, struct vhu_msg *m,
 	uint64_t offs[VHU_MAX_MEM_REGIONS];
 	unsigned int n = t->nregions;
 
+	/* UML sends its whole table struct, slots unused included. */
 	if (n == 0 || n > VHU_MAX_MEM_REGIONS ||
-	    m->size != 8 + n * sizeof(struct vhu_mem_region))
+	    m->size < 8 + n * sizeof(struct vhu_mem_region))
 		return rv_fail(err, "a memory table of %u regions in %u bytes",
 			       n, m->size);
 	if (m->nfds != n)
@@ -466,6 +474,10 @@ static int set_vring_fd(struct vhu_backend *be, struct vhu_msg *m,
 		return rv_fail(err, "queue %u: %u file descriptors where one was due",
 			       index, m->nfds);
 	fd = nofd ? -1 : vhu_msg_take_fd(m, 0);
+	/* A call fd may be a pipe (UML's): never block the I/O thread on
+	 * it; a full pipe means an interrupt is pending anyway. */
+	if (fd >= 0 && m->request != VHU_SET_VRING_KICK)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	slot = m->request == VHU_SET_VRING_KICK   ? &q->kick_fd
 	       : m->request == VHU_SET_VRING_CALL ? &q->call_fd
 						  : &q->err_fd;
@@ -608,6 +620,12 @@ static int handle(struct vhu_backend *be, int sock, struct vhu_msg *m,
 		return 0;
 	case VHU_GET_CONFIG:
 		return get_config(be, sock, m, err) < 0 ? -1 : 1;
+	case VHU_SET_BACKEND_REQ_FD:
+		if (m->nfds != 1)
+			return rv_fail(err, "no file descriptor with it");
+		close_fd(&be->backend_req_fd);
+		be->backend_req_fd = vhu_msg_take_fd(m, 0);
+		return 0;
 	case VHU_GET_INFLIGHT_FD:
 		return get_inflight(be, sock, m, err);
 	case VHU_SET_INFLIGHT_FD:
@@ -698,6 +716,7 @@ struct vhu_backend *vhu_backend_new(const char *name, struct rv_err *err)
 		return NULL;
 	}
 	snprintf(be->name, sizeof(be->name), "%s", name);
+	be->backend_req_fd = -1;
 	for (unsigned int i = 0; i < VHU_MAX_QUEUES; i++)
 		be->q[i].kick_fd = be->q[i].call_fd = be->q[i].err_fd = -1;
 	return be;
