@@ -192,11 +192,13 @@ static const char run_usage_text[] =
 "                       virtiofsd serves it on PATH; in the guest,\n"
 "                       mount -t virtiofs TAG /mnt. Guest RAM is then\n"
 "                       shared (a memfd). Up to " STR(VM_MAX_FS) " of them\n"
-"  --net tap=IFNAME[,mac=MAC]\n"
+"  --net tap=IFNAME[,mac=MAC][,vhost=on]\n"
 "                       virtio-net NIC on a host TAP interface (created if\n"
 "                       missing; configure the host end yourself);\n"
 "                       MAC as 52:54:00:12:34:56, unicast (default: chosen\n"
-"                       by ringvm). Repeat for up to " STR(VM_MAX_NICS) " NICs (default: none)\n"
+"                       by ringvm); vhost=on: the kernel's vhost-net moves\n"
+"                       the packets (/dev/vhost-net; no snapshots then).\n"
+"                       Repeat for up to " STR(VM_MAX_NICS) " NICs (default: none)\n"
 "  --console serial|virtio|none\n"
 "                       where stdin/stdout go: serial = COM1 (ttyS0),\n"
 "                       virtio = virtio-console (hvc0), none = ringvm leaves\n"
@@ -732,6 +734,8 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 			if (!valid_ifname(n.tap))
 				return rv_fail(err, "--net: tap=%.64s is not a valid interface name (1 to %d characters, no '/', ':' or blanks)",
 					       n.tap, TAP_NAME_MAX);
+		} else if (!strcmp(opt, "vhost=on") || !strcmp(opt, "vhost=off")) {
+			n.vhost = !strcmp(opt, "vhost=on");
 		} else if (strncmp(opt, "mac=", 4) == 0) {
 			if (n.mac_set)
 				return rv_fail(err, "--net: mac= given twice");
@@ -739,7 +743,7 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 				return -1;
 			n.mac_set = true;
 		} else {
-			return rv_fail(err, "--net: unknown option '%.64s' (expected tap=IFNAME or mac=MAC)",
+			return rv_fail(err, "--net: unknown option '%.64s' (expected tap=IFNAME, mac=MAC or vhost=on|off)",
 				       opt);
 		}
 		opt = next;

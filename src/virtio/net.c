@@ -11,20 +11,29 @@
  * receive queue: no busy loop, the kernel queues (or drops) meanwhile.
  *
  * Threads: register callbacks run on vCPU threads under the transport lock;
- * everything between activate and reset runs on the device's I/O thread. */
+ * everything between activate and reset runs on the device's I/O thread.
+ *
+ * With vhost=on the kernel's vhost-net moves the packets between the rings
+ * and the TAP instead (backends/vhost_net.h): the queues' kick eventfds go
+ * to it, and its call eventfds come back to this device's I/O thread,
+ * which turns them into MSI-X interrupts (honouring the guest's masks).
+ * Features, configuration and the TAP's offloads stay here. */
 #include "virtio/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "backends/tap.h"
+#include "backends/vhost_net.h"
 #include "util/event_loop.h"
 #include "util/le.h"
 #include "virtio/virtio_dev_common.h"
@@ -119,6 +128,13 @@ struct virtio_net {
 	bool held_gap;
 	uint8_t *bounce;            /* NET_MAX_PKT */
 	uint8_t *txbuf;             /* NET_MAX_PKT: chains with > IOV_MAX segs */
+	/* vhost=on: the kernel's data path, its call eventfds and where
+	 * each queue stopped at a pause. */
+	bool use_vhost;
+	struct vhost_net vh;
+	int call[NET_NQUEUES];
+	uint16_t base[NET_NQUEUES];
+	bool vhost_running;
 
 	struct net_stats st;
 };
@@ -482,10 +498,85 @@ static void on_tap(void *opaque, uint32_t events)
 
 static void net_reset(void *dev);
 
+/* ---- vhost-net: the kernel moves the packets ---- */
+
+static void on_vhost_call(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	(void)events;
+	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
+		if (virtio_dev_drain(n->call[q])) {
+			stat_add(&n->st.irqs, 1);
+			virtio_pci_queue_irq(&n->t, q);
+		}
+	}
+}
+
+static int vhost_attach(struct virtio_net *n, struct rv_err *err)
+{
+	for (unsigned int q = 0; q < NET_NQUEUES; q++)
+		if (vhost_net_set_backend(&n->vh, q, n->fd, err) < 0)
+			return -1;
+	n->vhost_running = true;
+	return 0;
+}
+
+/* Detaches the TAP (the kernel stops serving) and records where each
+ * queue stopped. */
+static void vhost_detach(struct virtio_net *n)
+{
+	struct rv_err err;
+
+	if (!n->vhost_running)
+		return;
+	for (unsigned int q = 0; q < NET_NQUEUES; q++)
+		if (vhost_net_set_backend(&n->vh, q, -1, &err) < 0 ||
+		    vhost_net_queue_base(&n->vh, q, &n->base[q], &err) < 0)
+			fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
+	n->vhost_running = false;
+}
+
+static int vhost_activate(struct virtio_net *n)
+{
+	/* What the kernel needs to know of the negotiated features: the
+	 * ring and header layout ones; the offloads are the TAP's. */
+	uint64_t f = n->features & n->vh.features;
+	struct rv_err err;
+
+	if (virtio_dev_bind_queues(&n->t, NET_NQUEUES, n->vq, n->kick) < 0)
+		return -1;
+	if (vhost_net_setup(&n->vh, f, n->t.cfg.mem, &err) < 0)
+		goto fail;
+	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
+		struct virtq *vq = n->vq[q];
+
+		n->base[q] = 0;
+		if (vhost_net_start_queue(&n->vh, q, vq->size, vq->desc,
+					  vq->avail, vq->used, 0, n->kick[q],
+					  n->call[q], &err) < 0)
+			goto fail;
+	}
+	if (ev_loop_add(n->loop, n->call[RXQ], EPOLLIN, on_vhost_call, n,
+			&err) < 0 ||
+	    ev_loop_add(n->loop, n->call[TXQ], EPOLLIN, on_vhost_call, n,
+			&err) < 0 ||
+	    vhost_attach(n, &err) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
+	virtio_dev_unwatch(n->loop, n->call, NET_NQUEUES);
+	vhost_detach(n);
+	return -1;
+}
+
 static int net_activate(void *dev)
 {
 	struct virtio_net *n = dev;
 
+	if (n->use_vhost)
+		return vhost_activate(n);
 	for (unsigned int q = 0; q < NET_NQUEUES; q++)
 		n->queue_dead[q] = false;
 	if (virtio_dev_bind_queues(&n->t, NET_NQUEUES, n->vq, n->kick) < 0)
@@ -510,6 +601,15 @@ static void net_reset(void *dev)
 {
 	struct virtio_net *n = dev;
 
+	if (n->use_vhost) {
+		vhost_detach(n);
+		virtio_dev_unwatch(n->loop, n->call, NET_NQUEUES);
+		for (unsigned int q = 0; q < NET_NQUEUES; q++) {
+			virtio_dev_drain(n->call[q]);
+			n->vq[q] = NULL;
+		}
+		return;
+	}
 	/* After these the handlers are not running and never will again, so
 	 * the state below is ours and no guest memory is touched. */
 	virtio_dev_unwatch(n->loop, (const int[]){ n->kick[RXQ], n->kick[TXQ],
@@ -554,6 +654,13 @@ static void net_pause(void *dev)
 {
 	struct virtio_net *n = dev;
 
+	if (n->use_vhost) {
+		/* The kernel's queues stop where they are; the interrupts of
+		 * what it finished still reach the guest on resume. */
+		vhost_detach(n);
+		ev_loop_pause(n->loop);
+		return;
+	}
 	/* Park the I/O thread first, then give the chains back on it (calls
 	 * still run while paused). The other way round, a packet arriving
 	 * between the two let a handler take a receive chain again, held
@@ -564,7 +671,26 @@ static void net_pause(void *dev)
 
 static void net_resume(void *dev)
 {
-	ev_loop_resume(((struct virtio_net *)dev)->loop);
+	struct virtio_net *n = dev;
+	struct rv_err err;
+
+	ev_loop_resume(n->loop);
+	if (!n->use_vhost || !n->vq[RXQ])
+		return;
+	/* Detached, the kernel takes a new base; then the TAP again. */
+	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
+		struct virtq *vq = n->vq[q];
+
+		if (vhost_net_start_queue(&n->vh, q, vq->size, vq->desc,
+					  vq->avail, vq->used, n->base[q],
+					  n->kick[q], n->call[q], &err) < 0)
+			goto fail;
+	}
+	if (vhost_attach(n, &err) == 0)
+		return;
+fail:
+	fprintf(stderr, "ringvm: virtio-net: resuming: %s\n", err.msg);
+	virtio_pci_needs_reset(&n->t);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -608,6 +734,11 @@ static int net_open_fd(struct virtio_net *n, const struct virtio_net_opts *o,
 /* Frees what virtio_net_new allocated or opened, after the loop is gone. */
 static void net_release(struct virtio_net *n)
 {
+	if (n->use_vhost)
+		vhost_net_close(&n->vh);
+	for (unsigned int q = 0; q < NET_NQUEUES; q++)
+		if (n->call[q] >= 0)
+			close(n->call[q]);
 	if (n->own_fd)
 		close(n->fd);
 	free(n->iov);
@@ -619,6 +750,33 @@ static void net_release(struct virtio_net *n)
 	free(n);
 }
 
+/* vhost=on: the kernel's data path must handle the ring layout ringvm's
+ * transport always offers; mergeable buffers only if it has them. */
+static int vhost_setup(struct virtio_net *n, uint64_t *features,
+		       struct rv_err *err)
+{
+	const uint64_t need = 1ull << VIRTIO_F_VERSION_1 |
+			      1ull << VIRTIO_RING_F_EVENT_IDX |
+			      1ull << VIRTIO_RING_F_INDIRECT_DESC;
+
+	if (!n->is_tap)
+		return rv_fail(err, "virtio-net: vhost=on needs a TAP");
+	if (vhost_net_open(&n->vh, err) < 0)
+		return -1;
+	n->use_vhost = true;
+	if ((n->vh.features & need) != need)
+		return rv_fail(err, "vhost-net: the kernel lacks VERSION_1, EVENT_IDX or INDIRECT_DESC (features %#llx)",
+			       (unsigned long long)n->vh.features);
+	if (!(n->vh.features & (1ull << VIRTIO_NET_F_MRG_RXBUF)))
+		*features &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF);
+	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
+		n->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (n->call[q] < 0)
+			return rv_fail_errno(err, "eventfd");
+	}
+	return 0;
+}
+
 struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 				  const struct guest_mem *mem,
 				  struct msix_sink sink, struct rv_err *err)
@@ -626,12 +784,15 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	struct virtio_pci_config cfg;
 	uint16_t qs = o->queue_size ? o->queue_size : NET_DEFAULT_QSIZE;
+	uint64_t features;
 
 	if (!n) {
 		rv_fail(err, "virtio-net: out of memory");
 		return NULL;
 	}
 	n->fd = -1;
+	n->vh.fd = -1;
+	n->call[RXQ] = n->call[TXQ] = -1;
 	if (qs > VIRTQ_MAX_SIZE || (qs & (qs - 1))) {
 		rv_fail(err, "virtio-net: queue size %u is not a power of two <= %u",
 			qs, VIRTQ_MAX_SIZE);
@@ -656,13 +817,16 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 	put_le16(n->config + 10, NET_MTU);   /* valid only with F_MTU */
 	if (net_open_fd(n, o, err) < 0)
 		goto fail;
+	features = NET_FEATURES;
+	if (o->vhost && vhost_setup(n, &features, err) < 0)
+		goto fail;
 	n->loop = ev_loop_new("virtio-net", err);
 	if (!n->loop || ev_loop_start(n->loop, err) < 0)
 		goto fail;
 	cfg = (struct virtio_pci_config){
 		.device_type = VIRTIO_ID_NET,
 		.class_code = 0x020000,      /* network, ethernet */
-		.features = NET_FEATURES,
+		.features = features,
 		.nqueues = NET_NQUEUES,
 		.queue_max = qs,
 		.config_len = NET_CONFIG_LEN,
@@ -719,6 +883,14 @@ void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 
 	virtio_dev_print_stats(out, prefix, rows,
 			       sizeof(rows) / sizeof(rows[0]));
+	/* 1: the kernel's vhost-net moved the packets (the packet and byte
+	 * counters above then stay 0: ringvm never sees them). */
+	fprintf(out, "%s_vhost %d flag\n", prefix, n->use_vhost);
+}
+
+bool virtio_net_uses_vhost(const struct virtio_net *n)
+{
+	return n->use_vhost;
 }
 
 /* ---- snapshot ---- */

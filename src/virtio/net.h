@@ -19,6 +19,7 @@ struct virtio_net_opts {
 	int tap_fd;             /* when tap is NULL: an already-open TAP fd,
 				 * or (tests) any packet fd carrying
 				 * "virtio_net_hdr + frame" records */
+	bool vhost;             /* the kernel's vhost-net moves the packets */
 };
 
 struct virtio_net;
@@ -32,6 +33,9 @@ struct virtio_pci *virtio_net_transport(struct virtio_net *n);
 /* The I/O thread serving the device (its seccomp filter: vm/sandbox.h). */
 struct ev_loop *virtio_net_loop(struct virtio_net *n);
 void virtio_net_print_stats(struct virtio_net *n, const char *prefix, FILE *out);
+/* True when vhost-net serves the queues (the device's state is then in
+ * the kernel's hands between pause points; snapshots are refused). */
+bool virtio_net_uses_vhost(const struct virtio_net *n);
 /* Snapshot: "<name>.net" (config space) and "<name>.virtio"; load into a
  * new device with the same MAC (its TAP is opened by name as usual). */
 void virtio_net_save(struct virtio_net *n, struct state_writer *w,

@@ -37,6 +37,7 @@ struct nic_config {
 	uint8_t mac[6];
 	bool mac_set;
 	const char *id;      /* the control API's iface_id; NULL: "netN" */
+	bool vhost;          /* vhost=on: the kernel's vhost-net data path */
 };
 
 /* A shared directory: virtio-fs served by a vhost-user back end

@@ -237,7 +237,7 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 {
 	const struct nic_config *nc = &vm->cfg->nic[i];
 	struct virtio_net_opts o = { .tap = nc->tap, .queue_size = NET_QUEUE_SIZE,
-				     .tap_fd = -1 };
+				     .tap_fd = -1, .vhost = nc->vhost };
 	char name[16];
 	struct vm_vdev *v;
 
@@ -376,10 +376,18 @@ void vm_devices_kick(struct vm *vm)
 
 int vm_devices_savable(struct vm *vm, struct rv_err *err)
 {
-	for (unsigned int i = 0; i < vm->devs.n; i++)
-		if (vm->devs.vdev[i].kind == VDEV_VHOST_USER)
+	for (unsigned int i = 0; i < vm->devs.n; i++) {
+		const struct vm_vdev *v = &vm->devs.vdev[i];
+
+		if (v->kind == VDEV_VHOST_USER)
 			return rv_fail(err, "%s is served by a vhost-user back end, whose state ringvm cannot save: snapshots and migration are not available for this VM",
-				       vm->devs.vdev[i].name);
+				       v->name);
+		/* The kernel's writes to guest RAM are not in ringvm's dirty
+		 * log (VHOST_SET_LOG_BASE is not used yet). */
+		if (v->kind == VDEV_NET && virtio_net_uses_vhost(v->dev))
+			return rv_fail(err, "%s uses vhost-net (vhost=on): snapshots and migration are not available for this VM yet",
+				       v->name);
+	}
 	return 0;
 }
 
