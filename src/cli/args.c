@@ -49,6 +49,8 @@ enum flag_id {
 	F_SOCKET,
 	F_QUEUES,
 	F_QUEUE_SIZE,
+	F_TAP,
+	F_MAC,
 	F_HELP,
 };
 _Static_assert(F_HELP < 64, "flags are tracked in a 64-bit set");
@@ -107,6 +109,8 @@ static const struct flag flags[] = {
 	{ "socket",             F_SOCKET,       true,  false, C_BACKEND },
 	{ "queues",             F_QUEUES,       true,  false, C_BACKEND },
 	{ "queue-size",         F_QUEUE_SIZE,   true,  false, C_BACKEND },
+	{ "tap",                F_TAP,          true,  false, C_BACKEND },
+	{ "mac",                F_MAC,          true,  false, C_BACKEND },
 	{ "help",               F_HELP,         false, false, C_ALL | C_CPU | C_BACKEND },
 };
 
@@ -127,8 +131,10 @@ static const char usage_text[] =
 "       ringvm cpu-template FILE FILE... [--out FILE]\n"
 "                                            a CPU template for those hosts\n"
 "       ringvm backend blk --socket PATH --disk PATH\n"
-"                                            serve a disk to a vhost-user\n"
-"                                            frontend (QEMU, UML, ringvm)\n"
+"       ringvm backend net --socket PATH --tap IFNAME\n"
+"                                            serve a disk or a NIC to a\n"
+"                                            vhost-user frontend (QEMU,\n"
+"                                            UML, ringvm)\n"
 "       ringvm --help | ringvm help [COMMAND] this text, or a command's\n"
 "       ringvm --version                     print the version\n"
 "\n"
@@ -198,6 +204,10 @@ static const char run_usage_text[] =
 "                       MAC as 52:54:00:12:34:56, unicast (default: chosen\n"
 "                       by ringvm); vhost=on: the kernel's vhost-net moves\n"
 "                       the packets (/dev/vhost-net; no snapshots then).\n"
+"  --net vhost-user=SOCKET\n"
+"                       virtio-net NIC served by another process over\n"
+"                       vhost-user (ringvm backend net); guest RAM is then\n"
+"                       shared (a memfd).\n"
 "                       Repeat for up to " STR(VM_MAX_NICS) " NICs (default: none)\n"
 "  --console serial|virtio|none\n"
 "                       where stdin/stdout go: serial = COM1 (ttyS0),\n"
@@ -412,13 +422,18 @@ static const char backend_usage_text[] =
 "usage: ringvm backend blk --socket PATH --disk PATH[,ro][,direct]\n"
 "                         [--queues N] [--queue-size N] [--seccomp on|off]\n"
 "                         [--stats PATH]\n"
+"       ringvm backend net --socket PATH --tap IFNAME [--mac MAC]\n"
+"                         [--seccomp on|off] [--stats PATH]\n"
 "\n"
-"Serves a virtio-blk disk, out of process, to a vhost-user frontend that\n"
-"connects to the Unix socket PATH: ringvm (run --disk vhost-user=PATH),\n"
-"QEMU (-chardev socket,path=PATH -device vhost-user-blk-pci) or User Mode\n"
-"Linux (virtio_uml.device=PATH:2). The frontend shares its guest RAM; this\n"
-"process serves the queues with the same request and io_uring code as\n"
-"ringvm's own disks, so a fault here cannot take the monitor with it. One\n"
+"Serves a virtio-blk disk or a virtio-net NIC, out of process, to a\n"
+"vhost-user frontend that connects to the Unix socket PATH: ringvm (run\n"
+"--disk vhost-user=PATH, --net vhost-user=PATH), QEMU (-chardev\n"
+"socket,path=PATH -device vhost-user-blk-pci or -netdev vhost-user) or\n"
+"User Mode Linux (virtio_uml.device=PATH:2 for a disk, :1 for a NIC). The\n"
+"frontend shares its guest RAM; this process serves the queues with the\n"
+"same code as ringvm's own devices (requests and io_uring for a disk; the\n"
+"TAP, offloads and mergeable buffers for a NIC), so a fault here cannot\n"
+"take the monitor with it. One\n"
 "frontend at a time; when it goes, the next may connect (a restarted VMM\n"
 "reconnects). Needs no privileges beyond the image and the socket's\n"
 "directory.\n"
@@ -431,6 +446,9 @@ static const char backend_usage_text[] =
 "                       may use fewer)\n"
 "  --queue-size N       the largest queue the frontend should use, which\n"
 "                       bounds the segments per request (default 128)\n"
+"  --tap IFNAME         net: the host TAP interface (an existing one this\n"
+"                       user owns, or created, which needs CAP_NET_ADMIN)\n"
+"  --mac MAC            net: the NIC's address (default: chosen at random)\n"
 "  --seccomp on|off     system call allow-lists (default on)\n"
 "  --stats PATH         counters as NAME VALUE UNIT lines to PATH on exit\n"
 "  -h, --help           this text\n"
@@ -724,6 +742,19 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 	if (cfg->nnics >= VM_MAX_NICS)
 		return rv_fail(err, "--net: too many NICs (at most %d)",
 			       VM_MAX_NICS);
+	if (!strncmp(v, "vhost-user=", 11)) {
+		n.tap = v + 11;
+		n.vhost_user = true;
+		if (strchr(n.tap, ','))
+			return rv_fail(err, "--net vhost-user=%.200s: no options go with a vhost-user NIC (the back end has its MAC and TAP)",
+				       n.tap);
+		if (!*n.tap)
+			return rv_fail(err, "--net vhost-user=: missing the socket path");
+		if (check_nic_unique(cfg, &n, err) < 0)
+			return -1;
+		cfg->nic[cfg->nnics++] = n;
+		return 0;
+	}
 	while (opt) {
 		char *next = cut_comma(opt);
 
@@ -916,6 +947,15 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		return 0;
 	case F_QUEUES:
 		return parse_1m("queues", value, &o->queues, err);
+	case F_TAP:
+		if (!valid_ifname(value))
+			return rv_fail(err, "--tap %.64s is not a valid interface name (1 to %d characters, no '/', ':' or blanks)",
+				       value, TAP_NAME_MAX);
+		o->backend_tap = value;
+		return 0;
+	case F_MAC:
+		o->backend_mac_set = true;
+		return parse_mac(value, o->backend_mac, err);
 	case F_QUEUE_SIZE:
 		return parse_1m("queue-size", value, &o->queue_size, err);
 	case F_MAX_BANDWIDTH:
@@ -977,12 +1017,21 @@ static int check_command(enum cli_action cmd, uint64_t seen,
 		return 0;
 	case CLI_BACKEND:
 		if (!o->backend_kind)
-			return rv_fail(err, "backend: which device? (ringvm backend blk ...)");
-		if (strcmp(o->backend_kind, "blk"))
-			return rv_fail(err, "backend: unknown device '%.32s' (this ringvm serves blk)",
+			return rv_fail(err, "backend: which device? (ringvm backend blk|net ...)");
+		if (strcmp(o->backend_kind, "blk") && strcmp(o->backend_kind, "net"))
+			return rv_fail(err, "backend: unknown device '%.32s' (this ringvm serves blk and net)",
 				       o->backend_kind);
 		if (!o->socket_path)
 			return rv_fail(err, "missing --socket PATH (where the frontend connects)");
+		if (!strcmp(o->backend_kind, "net")) {
+			if (!o->backend_tap)
+				return rv_fail(err, "backend net: missing --tap IFNAME");
+			if (seen & (1ULL << F_DISK | 1ULL << F_QUEUES | 1ULL << F_QUEUE_SIZE))
+				return rv_fail(err, "backend net takes --tap and --mac, not --disk, --queues or --queue-size");
+			return 0;
+		}
+		if (seen & (1ULL << F_TAP | 1ULL << F_MAC))
+			return rv_fail(err, "backend blk takes --disk, not --tap or --mac");
 		if (o->cfg.ndisks != 1)
 			return rv_fail(err, "backend blk serves one disk: give --disk PATH once");
 		if (o->cfg.disk[0].vhost_user)

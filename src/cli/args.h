@@ -56,7 +56,10 @@ struct cli_opts {
 	uint32_t max_bandwidth_mib; /* migrate; 0: no cap */
 	uint32_t interval_ms;       /* top: between reports (default 1 s) */
 	uint32_t count;             /* top: reports, then exit; 0: until ^C */
-	const char *backend_kind;   /* backend: "blk" */
+	const char *backend_kind;   /* backend: "blk" or "net" */
+	const char *backend_tap;    /* backend net --tap */
+	uint8_t backend_mac[6];     /* backend net --mac */
+	bool backend_mac_set;
 	const char *socket_path;    /* backend --socket */
 	uint32_t queues;            /* backend --queues; 0: 1 */
 	uint32_t queue_size;        /* backend --queue-size; 0: 128 */

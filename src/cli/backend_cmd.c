@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +20,7 @@
 #include "util/event_loop.h"
 #include "vhost/vhost_user_backend.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "vm/sandbox.h"
 
 #define DEFAULT_QUEUE_SIZE 128
@@ -56,6 +59,67 @@ static int listen_on(const char *path, struct rv_err *err)
 	return fd;
 }
 
+/* The device a back end serves, whichever kind. */
+struct served {
+	void *dev;
+	struct ev_loop *loop;
+	const char *prefix;            /* stats names: blk0_..., net0_... */
+	void (*print_stats)(void *dev, const char *prefix, FILE *out);
+	void (*free)(void *dev);
+};
+
+static void blk_stats(void *d, const char *p, FILE *o) { virtio_blk_print_stats(d, p, o); }
+static void blk_free(void *d) { virtio_blk_free(d); }
+static void net_stats(void *d, const char *p, FILE *o) { virtio_net_print_stats(d, p, o); }
+static void net_free(void *d) { virtio_net_free(d); }
+
+static int make_blk(const struct cli_opts *o, struct vhu_backend *be,
+		    struct virtio_served_dev *model, struct served *sv,
+		    struct rv_err *err)
+{
+	const struct disk_config *d = &o->cfg.disk[0];
+	struct virtio_blk_opts bo = {
+		.path = d->path,
+		.readonly = d->readonly,
+		.direct = d->direct,
+		.nqueues = o->queues ? o->queues : 1,
+		.queue_size = (uint16_t)(o->queue_size ? o->queue_size
+						       : DEFAULT_QUEUE_SIZE),
+	};
+	struct virtio_blk *b = virtio_blk_new_served(&bo, vhu_backend_mem(be),
+						     vhu_backend_queue_host(be),
+						     model, err);
+
+	if (!b)
+		return -1;
+	*sv = (struct served){ b, virtio_blk_loop(b), "blk0", blk_stats,
+			       blk_free };
+	return 0;
+}
+
+static int make_net(const struct cli_opts *o, struct vhu_backend *be,
+		    struct virtio_served_dev *model, struct served *sv,
+		    struct rv_err *err)
+{
+	struct virtio_net_opts no = { .tap = o->backend_tap, .tap_fd = -1 };
+	struct virtio_net *n;
+
+	if (o->backend_mac_set) {
+		memcpy(no.mac, o->backend_mac, 6);
+	} else {
+		if (getrandom(no.mac, 6, 0) != 6)
+			memset(no.mac, 0x5a, 6);
+		no.mac[0] = (no.mac[0] & 0xfe) | 0x02;   /* unicast, local */
+	}
+	n = virtio_net_new_served(&no, vhu_backend_mem(be),
+				  vhu_backend_queue_host(be), model, err);
+	if (!n)
+		return -1;
+	*sv = (struct served){ n, virtio_net_loop(n), "net0", net_stats,
+			       net_free };
+	return 0;
+}
+
 struct sandbox_call {
 	struct rv_err err;
 	int rc;
@@ -68,13 +132,13 @@ static void enter_io(void *arg)
 	c->rc = sandbox_enter(SANDBOX_IO, &c->err);
 }
 
-static int sandbox(struct virtio_blk *blk, struct rv_err *err)
+static int sandbox(struct ev_loop *loop, struct rv_err *err)
 {
 	struct sandbox_call c = { .rc = -1 };
 
 	if (sandbox_enter(SANDBOX_BACKEND, err) < 0)
 		return -1;
-	ev_loop_call(virtio_blk_loop(blk), enter_io, &c);
+	ev_loop_call(loop, enter_io, &c);
 	if (c.rc < 0)
 		return rv_fail(err, "%s", c.err.msg);
 	return 0;
@@ -115,18 +179,10 @@ static void serve(struct vhu_backend *be, int lfd, int sfd, const char *path)
 
 int cli_backend(const struct cli_opts *o)
 {
-	const struct disk_config *d = &o->cfg.disk[0];
-	struct virtio_blk_opts bo = {
-		.path = d->path,
-		.readonly = d->readonly,
-		.direct = d->direct,
-		.nqueues = o->queues ? o->queues : 1,
-		.queue_size = (uint16_t)(o->queue_size ? o->queue_size
-						       : DEFAULT_QUEUE_SIZE),
-	};
+	bool net = !strcmp(o->backend_kind, "net");
 	struct virtio_served_dev model = { 0 };
+	struct served sv = { 0 };
 	struct vhu_backend *be = NULL;
-	struct virtio_blk *blk = NULL;
 	struct rv_err err = { { 0 } };
 	FILE *stats = NULL;
 	int lfd = -1, sfd = -1, rc = 1;
@@ -147,24 +203,22 @@ int cli_backend(const struct cli_opts *o)
 		rv_fail_errno(&err, "--stats %s", o->cfg.stats_path);
 		goto out;
 	}
-	be = vhu_backend_new(d->path, &err);
+	be = vhu_backend_new(net ? o->backend_tap : o->cfg.disk[0].path, &err);
 	if (!be)
 		goto out;
-	blk = virtio_blk_new_served(&bo, vhu_backend_mem(be),
-				    vhu_backend_queue_host(be), &model, &err);
-	if (!blk)
+	if ((net ? make_net : make_blk)(o, be, &model, &sv, &err) < 0)
 		goto out;
 	vhu_backend_set_device(be, &model);
 	lfd = listen_on(o->socket_path, &err);
 	if (lfd < 0)
 		goto out;
-	if (o->cfg.seccomp && sandbox(blk, &err) < 0)
+	if (o->cfg.seccomp && sandbox(sv.loop, &err) < 0)
 		goto out;
 	serve(be, lfd, sfd, o->socket_path);
 	rc = 0;
 	unlink(o->socket_path);
 	if (stats) {
-		virtio_blk_print_stats(blk, "blk0", stats);
+		sv.print_stats(sv.dev, sv.prefix, stats);
 		vhu_backend_print_stats(be, "vhost_user", stats);
 	}
 out:
@@ -172,7 +226,8 @@ out:
 		fprintf(stderr, "ringvm backend: %s\n", err.msg);
 	if (lfd >= 0)
 		close(lfd);
-	virtio_blk_free(blk);
+	if (sv.dev)
+		sv.free(sv.dev);
 	vhu_backend_free(be);
 	if (stats)
 		fclose(stats);

@@ -1,5 +1,6 @@
-/* `ringvm backend blk`: one of ringvm's devices as a vhost-user back-end
- * process (vhost/vhost_user_backend.h), for ringvm, QEMU or UML. */
+/* `ringvm backend blk|net`: one of ringvm's devices as a vhost-user
+ * back-end process (vhost/vhost_user_backend.h), for ringvm, QEMU or
+ * UML. */
 #ifndef RINGVM_CLI_BACKEND_CMD_H
 #define RINGVM_CLI_BACKEND_CMD_H
 

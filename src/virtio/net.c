@@ -95,7 +95,9 @@ struct held {
 };
 
 struct virtio_net {
-	struct virtio_pci t;
+	struct virtio_pci t;        /* unused when served (no PCI) */
+	bool served;                /* queues served for a vhost-user frontend */
+	struct virtio_queue_host host;
 	struct ev_loop *loop;
 	int fd;
 	bool own_fd;
@@ -131,6 +133,7 @@ struct virtio_net {
 	/* vhost=on: the kernel's data path, its call eventfds and where
 	 * each queue stopped at a pause. */
 	bool use_vhost;
+	const struct guest_mem *mem;
 	struct vhost_net vh;
 	int call[NET_NQUEUES];
 	uint16_t base[NET_NQUEUES];
@@ -183,14 +186,14 @@ static void net_irq(struct virtio_net *n, unsigned int q)
 {
 	if (virtq_should_notify(n->vq[q])) {
 		stat_add(&n->st.irqs, 1);
-		virtio_pci_queue_irq(&n->t, q);
+		n->host.queue_irq(n->host.ctx, q);
 	}
 }
 
 static void queue_broken(struct virtio_net *n, unsigned int q)
 {
 	n->queue_dead[q] = true;
-	virtio_pci_needs_reset(&n->t);
+	n->host.needs_reset(n->host.ctx);
 }
 
 /* ---- TX: guest -> TAP ---- */
@@ -508,7 +511,7 @@ static void on_vhost_call(void *opaque, uint32_t events)
 	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
 		if (virtio_dev_drain(n->call[q])) {
 			stat_add(&n->st.irqs, 1);
-			virtio_pci_queue_irq(&n->t, q);
+			n->host.queue_irq(n->host.ctx, q);
 		}
 	}
 }
@@ -544,9 +547,9 @@ static int vhost_activate(struct virtio_net *n)
 	uint64_t f = n->features & n->vh.features;
 	struct rv_err err;
 
-	if (virtio_dev_bind_queues(&n->t, NET_NQUEUES, n->vq, n->kick) < 0)
+	if (virtio_dev_bind_host(&n->host, NET_NQUEUES, n->vq, n->kick) < 0)
 		return -1;
-	if (vhost_net_setup(&n->vh, f, n->t.cfg.mem, &err) < 0)
+	if (vhost_net_setup(&n->vh, f, n->mem, &err) < 0)
 		goto fail;
 	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
 		struct virtq *vq = n->vq[q];
@@ -579,7 +582,7 @@ static int net_activate(void *dev)
 		return vhost_activate(n);
 	for (unsigned int q = 0; q < NET_NQUEUES; q++)
 		n->queue_dead[q] = false;
-	if (virtio_dev_bind_queues(&n->t, NET_NQUEUES, n->vq, n->kick) < 0)
+	if (virtio_dev_bind_host(&n->host, NET_NQUEUES, n->vq, n->kick) < 0)
 		return -1;
 	n->mrg = n->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	n->have_first = false;
@@ -690,7 +693,7 @@ static void net_resume(void *dev)
 		return;
 fail:
 	fprintf(stderr, "ringvm: virtio-net: resuming: %s\n", err.msg);
-	virtio_pci_needs_reset(&n->t);
+	n->host.needs_reset(n->host.ctx);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -777,14 +780,14 @@ static int vhost_setup(struct virtio_net *n, uint64_t *features,
 	return 0;
 }
 
-struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
-				  const struct guest_mem *mem,
-				  struct msix_sink sink, struct rv_err *err)
+/* The device without its transport: buffers, config space, the TAP (and
+ * vhost-net), the I/O thread. */
+static struct virtio_net *net_create(const struct virtio_net_opts *o,
+				     const struct guest_mem *mem,
+				     uint64_t *features, struct rv_err *err)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
-	struct virtio_pci_config cfg;
 	uint16_t qs = o->queue_size ? o->queue_size : NET_DEFAULT_QSIZE;
-	uint64_t features;
 
 	if (!n) {
 		rv_fail(err, "virtio-net: out of memory");
@@ -793,6 +796,7 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 	n->fd = -1;
 	n->vh.fd = -1;
 	n->call[RXQ] = n->call[TXQ] = -1;
+	n->mem = mem;
 	if (qs > VIRTQ_MAX_SIZE || (qs & (qs - 1))) {
 		rv_fail(err, "virtio-net: queue size %u is not a power of two <= %u",
 			qs, VIRTQ_MAX_SIZE);
@@ -817,25 +821,11 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 	put_le16(n->config + 10, NET_MTU);   /* valid only with F_MTU */
 	if (net_open_fd(n, o, err) < 0)
 		goto fail;
-	features = NET_FEATURES;
-	if (o->vhost && vhost_setup(n, &features, err) < 0)
+	*features = NET_FEATURES;
+	if (o->vhost && vhost_setup(n, features, err) < 0)
 		goto fail;
 	n->loop = ev_loop_new("virtio-net", err);
 	if (!n->loop || ev_loop_start(n->loop, err) < 0)
-		goto fail;
-	cfg = (struct virtio_pci_config){
-		.device_type = VIRTIO_ID_NET,
-		.class_code = 0x020000,      /* network, ethernet */
-		.features = features,
-		.nqueues = NET_NQUEUES,
-		.queue_max = qs,
-		.config_len = NET_CONFIG_LEN,
-		.ops = &net_ops,
-		.dev = n,
-		.mem = mem,
-		.sink = sink,
-	};
-	if (virtio_pci_init(&n->t, &cfg, err) < 0)
 		goto fail;
 	return n;
 fail:
@@ -844,18 +834,73 @@ fail:
 	return NULL;
 }
 
+struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
+				  const struct guest_mem *mem,
+				  struct msix_sink sink, struct rv_err *err)
+{
+	struct virtio_pci_config cfg = {
+		.device_type = VIRTIO_ID_NET,
+		.class_code = 0x020000,      /* network, ethernet */
+		.nqueues = NET_NQUEUES,
+		.config_len = NET_CONFIG_LEN,
+		.ops = &net_ops,
+		.mem = mem,
+		.sink = sink,
+	};
+	struct virtio_net *n = net_create(o, mem, &cfg.features, err);
+
+	if (!n)
+		return NULL;
+	cfg.queue_max = n->qsize;
+	cfg.dev = n;
+	if (virtio_pci_init(&n->t, &cfg, err) < 0) {
+		ev_loop_free(n->loop);
+		net_release(n);
+		return NULL;
+	}
+	n->host = virtio_pci_queue_host(&n->t);
+	return n;
+}
+
+struct virtio_net *virtio_net_new_served(const struct virtio_net_opts *o,
+					 const struct guest_mem *mem,
+					 struct virtio_queue_host host,
+					 struct virtio_served_dev *model,
+					 struct rv_err *err)
+{
+	struct virtio_net *n;
+
+	if (o->vhost) {
+		rv_fail(err, "virtio-net: a back end does not hand its queues on to vhost-net");
+		return NULL;
+	}
+	n = net_create(o, mem, &model->features, err);
+	if (!n)
+		return NULL;
+	n->served = true;
+	n->host = host;
+	model->device_type = VIRTIO_ID_NET;
+	model->nqueues = NET_NQUEUES;
+	model->queue_max = n->qsize;
+	model->config_len = NET_CONFIG_LEN;
+	model->ops = &net_ops;
+	model->dev = n;
+	return n;
+}
+
 void virtio_net_free(struct virtio_net *n)
 {
 	if (!n)
 		return;
-	virtio_pci_destroy(&n->t);
+	if (!n->served)
+		virtio_pci_destroy(&n->t);
 	ev_loop_free(n->loop);
 	net_release(n);
 }
 
 struct virtio_pci *virtio_net_transport(struct virtio_net *n)
 {
-	return &n->t;
+	return n->served ? NULL : &n->t;
 }
 
 struct ev_loop *virtio_net_loop(struct virtio_net *n)

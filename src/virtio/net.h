@@ -27,6 +27,15 @@ struct virtio_net;
 struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 				  const struct guest_mem *mem,
 				  struct msix_sink sink, struct rv_err *err);
+/* The same device with no PCI function, its queues owned by host (a
+ * vhost-user back end, `ringvm backend net`); model receives what the
+ * back end offers its frontend. */
+struct virtio_net *virtio_net_new_served(const struct virtio_net_opts *o,
+					 const struct guest_mem *mem,
+					 struct virtio_queue_host host,
+					 struct virtio_served_dev *model,
+					 struct rv_err *err);
+/* A served device must have been reset (if activated) first. */
 void virtio_net_free(struct virtio_net *n);
 struct ev_loop;
 struct virtio_pci *virtio_net_transport(struct virtio_net *n);

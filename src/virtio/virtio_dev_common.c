@@ -5,16 +5,24 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-int virtio_dev_bind_queues(struct virtio_pci *t, unsigned int nq,
-			   struct virtq **vq, int *kick)
+int virtio_dev_bind_host(const struct virtio_queue_host *h, unsigned int nq,
+			 struct virtq **vq, int *kick)
 {
 	for (unsigned int q = 0; q < nq; q++) {
-		vq[q] = virtio_pci_vq(t, q);
-		kick[q] = virtio_pci_kick_fd(t, q);
+		vq[q] = h->vq(h->ctx, q);
+		kick[q] = h->kick_fd(h->ctx, q);
 		if (!vq[q] || kick[q] < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int virtio_dev_bind_queues(struct virtio_pci *t, unsigned int nq,
+			   struct virtq **vq, int *kick)
+{
+	struct virtio_queue_host h = virtio_pci_queue_host(t);
+
+	return virtio_dev_bind_host(&h, nq, vq, kick);
 }
 
 int virtio_dev_watch(struct ev_loop *l, const struct virtio_dev_watch *w,

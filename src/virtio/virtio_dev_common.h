@@ -20,6 +20,9 @@
  * Returns -1 if a queue is not enabled or has no kick fd. */
 int virtio_dev_bind_queues(struct virtio_pci *t, unsigned int nq,
 			   struct virtq **vq, int *kick);
+/* The same from any queue host (a vhost-user back end's connection). */
+int virtio_dev_bind_host(const struct virtio_queue_host *h, unsigned int nq,
+			 struct virtq **vq, int *kick);
 
 /* One fd to watch for EPOLLIN with its handler. */
 struct virtio_dev_watch {

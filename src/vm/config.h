@@ -38,6 +38,9 @@ struct nic_config {
 	bool mac_set;
 	const char *id;      /* the control API's iface_id; NULL: "netN" */
 	bool vhost;          /* vhost=on: the kernel's vhost-net data path */
+	/* Served by a vhost-user back end on the socket in `tap` (which then
+	 * holds its path); guest RAM becomes a shared memfd. */
+	bool vhost_user;
 };
 
 /* A shared directory: virtio-fs served by a vhost-user back end

@@ -170,6 +170,8 @@ struct vm *vm_build(const struct vm_config *cfg, int mem_fd,
 	for (unsigned int i = 0; i < cfg->ndisks; i++)
 		mo.mem_shared |= cfg->disk[i].vhost_user;
 	mo.mem_shared |= cfg->nfs > 0;
+	for (unsigned int i = 0; i < cfg->nnics; i++)
+		mo.mem_shared |= cfg->nic[i].vhost_user;
 	if (mem_fd <= 0 && check_host_memory(cfg->mem_size, err) < 0)
 		return NULL;
 	vm = calloc(1, sizeof(*vm));

@@ -233,6 +233,31 @@ static void random_mac(uint8_t mac[6])
 	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
 }
 
+/* A NIC whose back end is another process (its MAC and TAP are its
+ * own): ringvm keeps the PCI function, the back end the two queues. */
+static int add_vhost_user_nic(struct vm *vm, unsigned int i,
+			      struct rv_err *err)
+{
+	struct vhost_user_dev_opts o = {
+		.socket = vm->cfg->nic[i].tap,
+		.device_type = VIRTIO_ID_NET,
+		.class_code = 0x020000,
+		.config_len = 12,            /* mac, status, max pairs, mtu */
+		.max_queues = 2,
+		.queue_size = NET_QUEUE_SIZE,
+		.index = VM_MAX_DISKS + VM_MAX_FS + i,
+	};
+	char name[16];
+	struct vm_vdev *v;
+
+	snprintf(name, sizeof(name), "net%u", i);
+	v = vdev_begin(vm, VDEV_VHOST_USER, name, 2, err);
+	if (!v)
+		return -1;
+	return vdev_commit(vm, v, vhost_user_dev_new(&o, &vm->m.mem,
+			   msi_vectors_sink(&v->vec), err), err);
+}
+
 static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 {
 	const struct nic_config *nc = &vm->cfg->nic[i];
@@ -241,6 +266,8 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 	char name[16];
 	struct vm_vdev *v;
 
+	if (nc->vhost_user)
+		return add_vhost_user_nic(vm, i, err);
 	if (nc->mac_set)
 		memcpy(o.mac, nc->mac, 6);
 	else

@@ -13,6 +13,7 @@
 # tests: e2e/vhost-user-snapshot-refused e2e/vhost-user-data-on-image
 # tests: e2e/vhost-user-no-backend e2e/vhost-user-qsd-qcow2
 # tests: e2e/vhost-user-fs-virtiofsd e2e/vhost-user-backend-killed
+# tests: e2e/vhost-user-net-ringvm-backend
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -142,6 +143,52 @@ if [ $rc = 0 ] && [ "$got" = "$want" ] && e2fsck -fn "$B/disk.img" >/dev/null 2>
 else
 	bad vhost-user-data-on-image "ringvm status $rc, back end $be_rc, log.txt md5 $got (want $want), interrupts ${irqs:-?}, back-end requests ${reqs:-?}; $(tail -c 300 "$T/vm.err"); $(tail -c 300 "$T/backend.err")"
 fi
+
+# ringvm backend net, as uid 1000 on a TAP made for that user, serves the
+# guest's NIC: ping and TCP both ways through the back-end process,
+# compared by checksum.
+echo "--- e2e/vhost-user-net-ringvm-backend"
+IPROUTE=$(first_of /usr/local/bin/ip /usr/sbin/ip /sbin/ip)
+# 0666 on any Debian system; the harness's L1 may have made the node.
+chmod 0666 /dev/net/tun
+"$IPROUTE" tuntap add dev rvtap4 mode tap user 1000 >"$T/un-tunctl.out" 2>&1
+ip link set rvtap4 up
+ip addr add 169.254.14.1/24 dev rvtap4
+"$SETPRIV" --reuid 1000 --regid 1000 --clear-groups --inh-caps=-all \
+	"$B/ringvm-backend" backend net --socket "$B/net.sock" --tap rvtap4 \
+	--stats "$B/net-backend.stats" 2>"$T/net-backend.err" &
+NB=$!
+n=0
+while [ ! -S "$B/net.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+printf '#!/bin/sh\nseq 1 300000\n' >"$T/serve.sh"
+chmod +x "$T/serve.sh"
+rm -f "$T/un-hold"
+mkfifo "$T/un-hold"
+timeout "$LIMIT" nc -l -p 5010 >"$T/un_rx.txt" <"$T/un-hold" &
+un_rx=$!
+exec 5>"$T/un-hold"
+timeout "$LIMIT" nc -l -p 5011 -e "$T/serve.sh" &
+un_tx=$!
+timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	--cmdline "console=ttyS0 quiet rvhook=vhostnet vn_subnet=14" --mem 256M \
+	--net "vhost-user=$B/net.sock" </dev/null >"$T/un.raw" 2>"$T/un.err"
+rc=$?
+exec 5>&-
+kill $un_rx $un_tx 2>/dev/null
+wait $un_rx $un_tx 2>/dev/null
+kill -TERM $NB
+wait $NB 2>/dev/null
+unv() { tr -d '\r' <"$T/un.raw" | sed -n "s/^RV $1=//p" | head -n 1; }
+want=$(seq 1 300000 | md5sum | cut -d' ' -f1)
+got=$(md5sum <"$T/un_rx.txt" | cut -d' ' -f1)
+pk=$(awk '$1 == "net0_tx_packets" { print $2 }' "$B/net-backend.stats" 2>/dev/null)
+if [ $rc = 0 ] && [ "$(unv vn_ping)" = ok ] && [ "$got" = "$want" ] &&
+	[ "$(unv vn_rx_md5)" = "$want" ] && [ "${pk:-0}" -gt 0 ]; then
+	ok vhost-user-net-ringvm-backend
+else
+	bad vhost-user-net-ringvm-backend "status $rc, ping $(unv vn_ping), host got md5 $got, guest got $(unv vn_rx_md5), want $want, back-end tx packets ${pk:-?}; $(tail -c 300 "$T/un.err"); back end: $(tail -c 300 "$T/net-backend.err")"
+fi
+ip link del rvtap4 2>/dev/null
 
 # qemu-storage-daemon serving a qcow2 image: the guest writes a file; the
 # image, converted back to raw by qemu-img, holds it byte for byte.

@@ -281,6 +281,74 @@ static void test_net_forms(void **state)
 			    ((const uint8_t[]){ 2, 0, 0, 0, 0, 1 }), 6);
 	assert_string_equal(r->o.cfg.nic[1].tap, "tap.1-x_y");
 	assert_false(r->o.cfg.nic[1].mac_set);
+	assert_false(r->o.cfg.nic[1].vhost);
+}
+
+/* Devices served elsewhere: vhost-net and the vhost-user forms. */
+static void test_vhost_forms(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "k", "--net", "tap=t0,vhost=on",
+	      "--net", "vhost-user=/run/n.sock", "--disk", "vhost-user=/run/d.sock",
+	      "--disk", "plain.img", "--fs", "socket=/run/fs.sock,tag=share");
+	expect_ok(r, CLI_RUN);
+	assert_true(r->o.cfg.nic[0].vhost);
+	assert_false(r->o.cfg.nic[0].vhost_user);
+	assert_true(r->o.cfg.nic[1].vhost_user);
+	assert_string_equal(r->o.cfg.nic[1].tap, "/run/n.sock");
+	assert_true(r->o.cfg.disk[0].vhost_user);
+	assert_string_equal(r->o.cfg.disk[0].path, "/run/d.sock");
+	assert_false(r->o.cfg.disk[1].vhost_user);
+	assert_int_equal(r->o.cfg.nfs, 1);
+	assert_string_equal(r->o.cfg.fs[0].tag, "share");
+	assert_string_equal(r->o.cfg.fs[0].socket, "/run/fs.sock");
+}
+
+/* ringvm backend: the two kinds and what each takes. */
+static void test_backend_commands(void **state)
+{
+	struct result *r = *state;
+	const struct {
+		const char *const *args;
+		const char *want;       /* NULL: accepted */
+	} t[] = {
+		{ ARGS("backend", "blk", "--socket", "/s", "--disk", "d.img,ro",
+		       "--queues", "4", "--queue-size", "256"), NULL },
+		{ ARGS("backend", "net", "--socket", "/s", "--tap", "tap0",
+		       "--mac", "02:00:00:00:00:07"), NULL },
+		{ ARGS("backend", "--socket", "/s", "--disk", "d"), "which device" },
+		{ ARGS("backend", "scsi", "--socket", "/s"), "unknown device 'scsi'" },
+		{ ARGS("backend", "blk", "net", "--socket", "/s"), "one device kind" },
+		{ ARGS("backend", "blk", "--disk", "d"), "missing --socket" },
+		{ ARGS("backend", "blk", "--socket", "/s"), "give --disk PATH once" },
+		{ ARGS("backend", "blk", "--socket", "/s", "--disk", "vhost-user=/x"), "not another back end's socket" },
+		{ ARGS("backend", "blk", "--socket", "/s", "--disk", "d", "--tap", "t"), "not --tap or --mac" },
+		{ ARGS("backend", "blk", "--socket", "/s", "--disk", "d", "--queues", "65"), "at most 64" },
+		{ ARGS("backend", "blk", "--socket", "/s", "--disk", "d", "--queue-size", "100"), "power of two" },
+		{ ARGS("backend", "net", "--socket", "/s"), "missing --tap" },
+		{ ARGS("backend", "net", "--socket", "/s", "--tap", "a/b"), "not a valid interface name" },
+		{ ARGS("backend", "net", "--socket", "/s", "--tap", "t", "--disk", "d"), "not --disk" },
+		{ ARGS("backend", "net", "--socket", "/s", "--tap", "t", "--mac", "01:00:00:00:00:01"), "multicast" },
+		{ ARGS("backend", "blk", "--socket", "/s", "--disk", "d", "--kernel", "k"), "unknown option '--kernel'" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		parse_list(r, t[i].args);
+		if (!t[i].want) {
+			if (r->rc != 0)
+				fail_msg("case %zu refused: %s", i, r->err.msg);
+			assert_int_equal(r->action, CLI_BACKEND);
+		} else if (r->rc == 0 || !strstr(r->err.msg, t[i].want)) {
+			fail_msg("case %zu: want \"%s\", got rc %d \"%s\"", i,
+				 t[i].want, r->rc, r->err.msg);
+		}
+	}
+	parse_list(r, ARGS("backend", "net", "--socket", "/s", "--tap", "tap0",
+			   "--mac", "02:00:00:00:00:07"));
+	assert_string_equal(r->o.backend_kind, "net");
+	assert_string_equal(r->o.backend_tap, "tap0");
+	assert_true(r->o.backend_mac_set);
+	assert_int_equal(r->o.backend_mac[5], 7);
 }
 
 static void test_actions(void **state)
@@ -407,7 +475,16 @@ static const struct bad_case bad[] = {
 	{ ARGS("run", "--kernel", "k", "--net", "mac=52:54:00:12:34:56"), "--net: missing tap" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,tap=b"), "--net: tap= given twice" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34:56,mac=52:54:00:12:34:57"), "--net: mac= given twice" },
-	{ ARGS("run", "--kernel", "k", "--net", "tap=a,vhost=on"), "--net: unknown option 'vhost=on'" },
+	{ ARGS("run", "--kernel", "k", "--net", "tap=a,vhost=maybe"), "--net: unknown option 'vhost=maybe'" },
+	{ ARGS("run", "--kernel", "k", "--net", "vhost-user="), "missing the socket path" },
+	{ ARGS("run", "--kernel", "k", "--net", "vhost-user=/s,mac=52:54:00:12:34:56"), "no options go with a vhost-user NIC" },
+	{ ARGS("run", "--kernel", "k", "--disk", "vhost-user=/s,ro"), "no options go with a vhost-user disk" },
+	{ ARGS("run", "--kernel", "k", "--disk", "vhost-user="), "missing the socket path" },
+	{ ARGS("run", "--kernel", "k", "--fs", "tag=a"), "missing socket=PATH" },
+	{ ARGS("run", "--kernel", "k", "--fs", "socket=/s"), "tag=TAG of 1 to 36 bytes" },
+	{ ARGS("run", "--kernel", "k", "--fs", "tag=0123456789012345678901234567890123456,socket=/s"), "tag=TAG of 1 to 36 bytes" },
+	{ ARGS("run", "--kernel", "k", "--fs", "tag=a,socket=/s", "--fs", "tag=a,socket=/t"), "tag a given twice" },
+	{ ARGS("run", "--kernel", "k", "--fs", "tag=a,socket=/s,cache=none"), "unexpected 'cache=none'" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,"), "--net: unknown option ''" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=01:00:5e:00:00:01"), "multicast" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,mac=ff:ff:ff:ff:ff:ff"), "multicast" },
@@ -903,6 +980,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmdline_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_cmdline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_not_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vhost_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_net_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),

@@ -1042,12 +1042,12 @@ static void full_config(struct vm_config *c, uint8_t (*macs)[6])
 	c->serial_log = "/tmp/not-in-the-snapshot";
 	c->stats_path = "/tmp/nor-this";
 	c->ndisks = 3;
-	c->disk[0] = (struct disk_config){ "/srv/img/root.raw", false, true,
-					   false, "rootfs" };
-	c->disk[1] = (struct disk_config){ "/srv/img/data.raw", true, false,
-					   true, NULL };
-	c->disk[2] = (struct disk_config){ "/dev/vg0/scratch", false, false,
-					   false, "scratch" };
+	c->disk[0] = (struct disk_config){ .path = "/srv/img/root.raw",
+					   .direct = true, .id = "rootfs" };
+	c->disk[1] = (struct disk_config){ .path = "/srv/img/data.raw",
+					   .readonly = true, .sync = true };
+	c->disk[2] = (struct disk_config){ .path = "/dev/vg0/scratch",
+					   .id = "scratch" };
 	c->nnics = 2;
 	c->nic[0] = (struct nic_config){ .tap = "tap0", .mac_set = true,
 					 .id = "eth0" };
