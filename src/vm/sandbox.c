@@ -5,8 +5,9 @@
  * may make only the calls both allow. Arguments are checked where that is
  * cheap and decisive: clone only for threads (no new process), clone3
  * answered ENOSYS so glibc falls back to clone, prctl only for a thread's
- * name and no_new_privs. ioctl is allowed on any request: KVM, TUN and
- * the terminal are all reached through it (narrowing it is future work). */
+ * name and no_new_privs. ioctl only for the requests ringvm makes: KVM's
+ * and vhost's families, the TUN and terminal calls by number, a block
+ * device's size (so not TIOCSTI, not another driver's requests). */
 #include "vm/sandbox.h"
 
 #include <errno.h>
@@ -18,6 +19,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <linux/vhost.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/sysinfo.h>
@@ -31,7 +37,7 @@
 static const int common_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(close), SCMP_SYS(lseek), SCMP_SYS(fstat),
-	SCMP_SYS(newfstatat), SCMP_SYS(ioctl), SCMP_SYS(futex),
+	SCMP_SYS(newfstatat), SCMP_SYS(futex),
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
 	SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
@@ -97,6 +103,33 @@ static const int vhost_io_calls[] = {
 	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(sendto),
 	SCMP_SYS(recvfrom), SCMP_SYS(connect),
 };
+
+/* ioctl families ringvm uses whole (the type byte of the request). */
+static const unsigned long ioctl_types[] = {
+	KVMIO,            /* /dev/kvm, the VM and vCPU fds */
+	VHOST_VIRTIO,     /* /dev/vhost-net */
+};
+
+/* Single requests of families ringvm uses only in part. */
+static const unsigned long ioctl_requests[] = {
+	TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,     /* the terminal */
+	TUNSETIFF, TUNGETIFF, TUNSETOFFLOAD, TUNSETVNETHDRSZ, TUNGETFEATURES,
+	BLKGETSIZE64,                                     /* a disk's size */
+};
+
+static int allow_ioctls(scmp_filter_ctx ctx)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sizeof(ioctl_types) / sizeof(ioctl_types[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, _IOC_TYPEMASK << _IOC_TYPESHIFT,
+					      ioctl_types[i] << _IOC_TYPESHIFT));
+	for (size_t i = 0; !rc && i < sizeof(ioctl_requests) / sizeof(ioctl_requests[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, ioctl_requests[i]));
+	return rc;
+}
 
 const char *sandbox_kind_name(enum sandbox_kind kind)
 {
@@ -197,6 +230,8 @@ static int build(scmp_filter_ctx ctx, enum sandbox_kind kind)
 	int rc = allow_all(ctx, common_calls,
 			   sizeof(common_calls) / sizeof(common_calls[0]));
 
+	if (!rc)
+		rc = allow_ioctls(ctx);
 	if (!rc && kind != SANDBOX_VCPU)
 		rc = allow_all(ctx, io_calls, sizeof(io_calls) / sizeof(io_calls[0]));
 	if (!rc && kind == SANDBOX_CONTROL)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -163,6 +165,24 @@ static void vcpu_denies_fsync(void)
 	_exit(6);
 }
 
+/* ioctl: KVM's family and the terminal calls ringvm makes pass (on
+ * /dev/null they fail with ENOTTY, which is the file's answer), but not
+ * a request outside them: TIOCSTI would type into ringvm's terminal. */
+static void vcpu_ioctls(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct winsize ws;
+	char c = 'x';
+
+	enter(SANDBOX_CONTROL, "rv-main");
+	enter(SANDBOX_VCPU, "vcpu1");
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) != -1 ||
+	    ioctl(fd, KVM_RUN, 0) != -1 || ioctl(fd, TIOCGWINSZ, &ws) != -1)
+		_exit(4);
+	ioctl(fd, TIOCSTI, &c);
+	_exit(6);
+}
+
 static void test_vcpu(void **state)
 {
 	struct outcome o;
@@ -171,6 +191,9 @@ static void test_vcpu(void **state)
 	run_child(vcpu_denies_fsync, &o);
 	assert_int_equal(o.status, DENIED_STATUS);
 	assert_non_null(strstr(o.err, "thread vcpu0 made a system call its allow-list denies: fsync (74)"));
+	run_child(vcpu_ioctls, &o);
+	assert_int_equal(o.status, DENIED_STATUS);
+	assert_non_null(strstr(o.err, "thread vcpu1 made a system call its allow-list denies: ioctl (16)"));
 }
 
 /* The control filter reaches a thread that existed before it, even one
