@@ -21,6 +21,12 @@ static int set_hdr_len(int fd, unsigned int hdr_len, const char *name,
 
 int tap_open(const char *ifname, unsigned int hdr_len, struct rv_err *err)
 {
+	return tap_open_queue(ifname, hdr_len, false, err);
+}
+
+int tap_open_queue(const char *ifname, unsigned int hdr_len, bool multi,
+		   struct rv_err *err)
+{
 	struct ifreq ifr;
 	int fd;
 
@@ -32,11 +38,12 @@ int tap_open(const char *ifname, unsigned int hdr_len, struct rv_err *err)
 		return rv_fail_errno(err, "cannot open /dev/net/tun for TAP %s",
 				     ifname);
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+			(multi ? IFF_MULTI_QUEUE : 0);
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		rv_fail_errno(err, "cannot attach to TAP interface %s (TUNSETIFF)",
-			      ifname);
+		rv_fail_errno(err, "cannot attach to TAP interface %s (TUNSETIFF%s)",
+			      ifname, multi ? ", multi-queue: a TAP made without multi_queue cannot have more than one" : "");
 		close(fd);
 		return -1;
 	}
@@ -86,5 +93,17 @@ int tap_set_offload(int fd, unsigned int offloads, struct rv_err *err)
 	}
 	if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)f) < 0)
 		return rv_fail_errno(err, "TAP: cannot set offloads 0x%x", f);
+	return 0;
+}
+
+int tap_set_queue(int fd, bool attach, struct rv_err *err)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	if (ioctl(fd, TUNSETQUEUE, &ifr) < 0)
+		return rv_fail_errno(err, "TAP: cannot %s a queue (TUNSETQUEUE)",
+				     attach ? "attach" : "detach");
 	return 0;
 }

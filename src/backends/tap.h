@@ -19,6 +19,13 @@
  * not exist and we may) with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, sets the
  * vnet header size to hdr_len and returns a non-blocking, close-on-exec fd. */
 int tap_open(const char *ifname, unsigned int hdr_len, struct rv_err *err);
+/* The same; multi: one queue of a multi-queue TAP (IFF_MULTI_QUEUE), each
+ * call another queue, with its own fd. */
+int tap_open_queue(const char *ifname, unsigned int hdr_len, bool multi,
+		   struct rv_err *err);
+/* Attaches or detaches a multi-queue TAP's queue (TUNSETQUEUE): received
+ * packets are spread over attached queues only. */
+int tap_set_queue(int fd, bool attach, struct rv_err *err);
 
 /* True if fd is a TUN/TAP fd (as opposed to e.g. a socket used by tests). */
 bool tap_is_tap(int fd);

@@ -5,6 +5,7 @@
 
 #include "migrate/mig_transport.h"
 #include "util/size.h"
+#include "virtio/net.h"
 
 /* Guest RAM is mapped in whole pages. */
 #define MEM_ALIGN 4096u
@@ -198,11 +199,14 @@ static const char run_usage_text[] =
 "                       virtiofsd serves it on PATH; in the guest,\n"
 "                       mount -t virtiofs TAG /mnt. Guest RAM is then\n"
 "                       shared (a memfd). Up to " STR(VM_MAX_FS) " of them\n"
-"  --net tap=IFNAME[,mac=MAC][,vhost=on]\n"
+"  --net tap=IFNAME[,mac=MAC][,queues=N][,vhost=on]\n"
 "                       virtio-net NIC on a host TAP interface (created if\n"
 "                       missing; configure the host end yourself);\n"
 "                       MAC as 52:54:00:12:34:56, unicast (default: chosen\n"
-"                       by ringvm); vhost=on: the kernel's vhost-net moves\n"
+"                       by ringvm); queues=N: N queue pairs on a multi-\n"
+"                       queue TAP (ip tuntap add ... multi_queue), the\n"
+"                       guest spreading its flows over them (at most 16);\n"
+"                       vhost=on: the kernel's vhost-net moves\n"
 "                       the packets (/dev/vhost-net; no snapshots then).\n"
 "  --net vhost-user=SOCKET\n"
 "                       virtio-net NIC served by another process over\n"
@@ -767,6 +771,15 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 					       n.tap, TAP_NAME_MAX);
 		} else if (!strcmp(opt, "vhost=on") || !strcmp(opt, "vhost=off")) {
 			n.vhost = !strcmp(opt, "vhost=on");
+		} else if (!strncmp(opt, "queues=", 7)) {
+			uint32_t q;
+
+			if (parse_1m("net queues", opt + 7, &q, err) < 0)
+				return -1;
+			if (q > VIRTIO_NET_MAX_PAIRS)
+				return rv_fail(err, "--net: queues=%u (at most %d queue pairs)",
+					       q, VIRTIO_NET_MAX_PAIRS);
+			n.queues = q;
 		} else if (strncmp(opt, "mac=", 4) == 0) {
 			if (n.mac_set)
 				return rv_fail(err, "--net: mac= given twice");
@@ -774,13 +787,16 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 				return -1;
 			n.mac_set = true;
 		} else {
-			return rv_fail(err, "--net: unknown option '%.64s' (expected tap=IFNAME, mac=MAC or vhost=on|off)",
+			return rv_fail(err, "--net: unknown option '%.64s' (expected tap=IFNAME, mac=MAC, queues=N or vhost=on|off)",
 				       opt);
 		}
 		opt = next;
 	}
 	if (!n.tap)
 		return rv_fail(err, "--net: missing tap=IFNAME");
+	if (n.vhost && n.queues > 1)
+		return rv_fail(err, "--net: vhost=on with queues=%u: vhost-net serves one queue pair in ringvm yet",
+			       n.queues);
 	if (check_nic_unique(cfg, &n, err) < 0)
 		return -1;
 	cfg->nic[cfg->nnics++] = n;

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,11 +51,19 @@
 #define VIRTIO_NET_F_HOST_ECN    13
 #define VIRTIO_NET_F_MRG_RXBUF   15
 #define VIRTIO_NET_F_STATUS      16
+#define VIRTIO_NET_F_CTRL_VQ     17
+#define VIRTIO_NET_F_MQ          22
+
+/* The control queue's one command ringvm serves (5.1.6.5.5). */
+#define VIRTIO_NET_CTRL_MQ               4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET  0
+#define VIRTIO_NET_OK                    0
+#define VIRTIO_NET_ERR                   1
 
 #define VIRTIO_NET_S_LINK_UP     1
 
-/* CTRL_VQ is deliberately not offered: Linux busy-waits on a control queue
- * nobody services, and without it there is no MQ either. */
+/* CTRL_VQ and MQ come only with more than one queue pair: the control
+ * queue then exists for VQ_PAIRS_SET, the one command served. */
 #define NET_FEATURES ((1ull << VIRTIO_NET_F_CSUM) |		\
 		      (1ull << VIRTIO_NET_F_GUEST_CSUM) |	\
 		      (1ull << VIRTIO_NET_F_MAC) |		\
@@ -79,6 +88,10 @@
 #define NET_BUDGET        256
 
 enum { RXQ = 0, TXQ = 1, NET_NQUEUES = 2 };
+/* Queue pairs at most (MSI-X: two vectors a pair, the control queue's and
+ * the configuration's within the transport's 64). */
+#define NET_MAX_PAIRS     VIRTIO_NET_MAX_PAIRS
+#define NET_CTRL_IOV      16
 
 struct net_stats {
 	atomic_uint_fast64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -94,22 +107,16 @@ struct held {
 	uint32_t len;
 };
 
-struct virtio_net {
-	struct virtio_pci t;        /* unused when served (no PCI) */
-	bool served;                /* queues served for a vhost-user frontend */
-	struct virtio_queue_host host;
-	struct ev_loop *loop;
+/* One receive/transmit queue pair and its TAP queue (multiqueue: one fd
+ * per pair on a multi-queue TAP). Touched only on the I/O thread between
+ * activate and reset. */
+struct net_pair {
+	struct virtio_net *n;
+	unsigned int idx;           /* queues 2 * idx (RX) and 2 * idx + 1 (TX) */
 	int fd;
-	bool own_fd;
-	bool is_tap;
-	uint16_t qsize;
-	uint8_t config[NET_CONFIG_LEN];
-	uint64_t features;          /* written by set_features, before activate */
-
-	/* I/O thread state (activate .. reset). */
+	bool attached;              /* the TAP queue delivers to this fd */
 	struct virtq *vq[NET_NQUEUES];
 	int kick[NET_NQUEUES];
-	bool mrg;
 	bool fd_watched;            /* registered on the loop at all */
 	bool fd_polled;             /* ... with EPOLLIN */
 	bool fd_dead;               /* hung up / errored: never watched again */
@@ -130,6 +137,28 @@ struct virtio_net {
 	bool held_gap;
 	uint8_t *bounce;            /* NET_MAX_PKT */
 	uint8_t *txbuf;             /* NET_MAX_PKT: chains with > IOV_MAX segs */
+	atomic_uint_fast64_t rx_packets, tx_packets;   /* this pair's share */
+};
+
+struct virtio_net {
+	struct virtio_pci t;        /* unused when served (no PCI) */
+	bool served;                /* queues served for a vhost-user frontend */
+	struct virtio_queue_host host;
+	struct ev_loop *loop;
+	bool own_fd;
+	bool is_tap;
+	uint16_t qsize;
+	uint8_t config[NET_CONFIG_LEN];
+	uint64_t features;          /* written by set_features, before activate */
+	bool mrg;
+	unsigned int npairs;        /* > 1: multiqueue, with a control queue */
+	unsigned int active;        /* pairs in use (VQ_PAIRS_SET; 1 at start) */
+	atomic_uint requested;      /* the last VQ_PAIRS_SET, for the stats */
+	struct net_pair pair[NET_MAX_PAIRS];
+	/* The control queue (multiqueue only), after the pairs. */
+	struct virtq *ctrl_vq;
+	int ctrl_kick;
+	struct iovec ctrl_iov[NET_CTRL_IOV];
 	/* vhost=on: the kernel's data path, its call eventfds and where
 	 * each queue stopped at a pause. */
 	bool use_vhost;
@@ -138,7 +167,6 @@ struct virtio_net {
 	int call[NET_NQUEUES];
 	uint16_t base[NET_NQUEUES];
 	bool vhost_running;
-
 	struct net_stats st;
 };
 
@@ -175,49 +203,55 @@ static int net_set_features(void *dev, uint64_t features)
 		off |= TAP_OFFLOAD_TSO_ECN;
 	/* Fewer offloads than negotiated is always safe: the kernel then
 	 * hands us complete, checksummed frames, which every driver takes. */
-	if (tap_set_offload(n->fd, off, NULL) < 0)
-		tap_set_offload(n->fd, 0, NULL);
+	for (unsigned int i = 0; i < n->npairs; i++)
+		if (tap_set_offload(n->pair[i].fd, off, NULL) < 0)
+			tap_set_offload(n->pair[i].fd, 0, NULL);
 	return 0;
 }
 
 /* ---- interrupts and queue failure ---- */
 
-static void net_irq(struct virtio_net *n, unsigned int q)
+static void net_irq(struct net_pair *p, unsigned int q)
 {
-	if (virtq_should_notify(n->vq[q])) {
+	struct virtio_net *n = p->n;
+
+	if (virtq_should_notify(p->vq[q])) {
 		stat_add(&n->st.irqs, 1);
-		n->host.queue_irq(n->host.ctx, q);
+		n->host.queue_irq(n->host.ctx, 2 * p->idx + q);
 	}
 }
 
-static void queue_broken(struct virtio_net *n, unsigned int q)
+static void queue_broken(struct net_pair *p, unsigned int q)
 {
-	n->queue_dead[q] = true;
+	struct virtio_net *n = p->n;
+
+	p->queue_dead[q] = true;
 	n->host.needs_reset(n->host.ctx);
 }
 
 /* ---- TX: guest -> TAP ---- */
 
-static ssize_t tx_write(struct virtio_net *n, const struct virtq_chain *c)
+static ssize_t tx_write(struct net_pair *p, const struct virtq_chain *c)
 {
 	if (c->nout <= IOV_MAX)
-		return writev(n->fd, c->iov, (int)c->nout);
+		return writev(p->fd, c->iov, (int)c->nout);
 	/* More segments than writev takes: one record must stay one write. */
-	virtq_chain_read(c, 0, n->txbuf, c->out_len);
-	return write(n->fd, n->txbuf, c->out_len);
+	virtq_chain_read(c, 0, p->txbuf, c->out_len);
+	return write(p->fd, p->txbuf, c->out_len);
 }
 
-static void tx_one(struct virtio_net *n, struct virtq_chain *c)
+static void tx_one(struct net_pair *p, struct virtq_chain *c)
 {
+	struct virtio_net *n = p->n;
 	ssize_t w;
 
 	if (c->nin || c->out_len < NET_HDR_LEN || c->out_len > NET_MAX_PKT ||
-	    n->fd_dead) {
-		stat_add(n->fd_dead ? &n->st.tx_dropped : &n->st.tx_bad_chains, 1);
+	    p->fd_dead) {
+		stat_add(p->fd_dead ? &n->st.tx_dropped : &n->st.tx_bad_chains, 1);
 		return;
 	}
 	do
-		w = tx_write(n, c);
+		w = tx_write(p, c);
 	while (w < 0 && errno == EINTR);
 	if (w < 0) {
 		/* EAGAIN/ENOBUFS (host backlog) or EINVAL (a header the kernel
@@ -226,13 +260,15 @@ static void tx_one(struct virtio_net *n, struct virtq_chain *c)
 		return;
 	}
 	stat_add(&n->st.tx_packets, 1);
+	stat_add(&p->tx_packets, 1);
 	stat_add(&n->st.tx_bytes, c->out_len - NET_HDR_LEN);
 }
 
-static void tx_process(struct virtio_net *n)
+static void tx_process(struct net_pair *p)
 {
-	struct virtq *vq = n->vq[TXQ];
-	struct virtq_chain c = { .iov = n->iov, .iov_cap = n->qsize };
+	struct virtio_net *n = p->n;
+	struct virtq *vq = p->vq[TXQ];
+	struct virtq_chain c = { .iov = p->iov, .iov_cap = n->qsize };
 	unsigned int budget = NET_BUDGET;
 	bool pushed = false;
 
@@ -244,11 +280,11 @@ static void tx_process(struct virtio_net *n)
 			if (r == VIRTQ_EMPTY)
 				break;
 			if (r == VIRTQ_BROKEN) {
-				queue_broken(n, TXQ);
+				queue_broken(p, TXQ);
 				goto out;
 			}
 			if (r == VIRTQ_OK)
-				tx_one(n, &c);
+				tx_one(p, &c);
 			else
 				stat_add(&n->st.tx_bad_chains, 1);
 			virtq_push(vq, c.head, 0);
@@ -258,7 +294,7 @@ static void tx_process(struct virtio_net *n)
 		if (!budget) {
 			/* Come back after the other handlers had their turn;
 			 * notifications stay off, so kick ourselves. */
-			virtio_dev_rekick(n->kick[TXQ]);
+			virtio_dev_rekick(p->kick[TXQ]);
 			break;
 		}
 		if (!virtq_enable_notify(vq))
@@ -266,7 +302,7 @@ static void tx_process(struct virtio_net *n)
 	}
 out:
 	if (pushed)
-		net_irq(n, TXQ);
+		net_irq(p, TXQ);
 }
 
 /* ---- RX: TAP -> guest ---- */
@@ -274,10 +310,11 @@ out:
 enum rx_take { TAKE_EMPTY, TAKE_OK, TAKE_BROKEN };
 
 /* Next usable receive chain into *c; malformed ones go straight back. */
-static enum rx_take rx_take(struct virtio_net *n, struct virtq_chain *c,
+static enum rx_take rx_take(struct net_pair *p, struct virtq_chain *c,
 			    size_t min_len, bool *pushed)
 {
-	struct virtq *vq = n->vq[RXQ];
+	struct virtio_net *n = p->n;
+	struct virtq *vq = p->vq[RXQ];
 
 	for (;;) {
 		enum virtq_pop_result r = virtq_pop(vq, c);
@@ -297,211 +334,315 @@ static enum rx_take rx_take(struct virtio_net *n, struct virtq_chain *c,
 		stat_add(&n->st.rx_bad_chains, 1);
 		virtq_push(vq, c->head, 0);
 		*pushed = true;
-		if (n->rx_pending)
-			n->held_gap = true;
+		if (p->rx_pending)
+			p->held_gap = true;
 	}
 }
 
-static void rx_publish(struct virtio_net *n, uint16_t nbuf, size_t len)
+static void rx_publish(struct net_pair *p, uint16_t nbuf, size_t len)
 {
+	struct virtio_net *n = p->n;
 	uint8_t nb[2];
 
 	put_le16(nb, nbuf);
-	virtq_chain_write(&n->first, NET_HDR_NUMBUF, nb, sizeof(nb));
+	virtq_chain_write(&p->first, NET_HDR_NUMBUF, nb, sizeof(nb));
 	stat_add(&n->st.rx_packets, 1);
+	stat_add(&p->rx_packets, 1);
 	stat_add(&n->st.rx_bytes, len - NET_HDR_LEN);
 }
 
 /* Spreads the rest of the pending packet over further chains. Returns
  * TAKE_OK once it is published, TAKE_EMPTY when out of buffers. */
-static enum rx_take rx_continue(struct virtio_net *n, bool *pushed)
+static enum rx_take rx_continue(struct net_pair *p, bool *pushed)
 {
-	struct virtq *vq = n->vq[RXQ];
-	struct virtq_chain c = { .iov = n->iov, .iov_cap = n->qsize };
+	struct virtio_net *n = p->n;
+	struct virtq *vq = p->vq[RXQ];
+	struct virtq_chain c = { .iov = p->iov, .iov_cap = n->qsize };
 
-	while (n->pkt_done < n->pkt_len) {
+	while (p->pkt_done < p->pkt_len) {
 		enum rx_take r;
 		size_t chunk;
 
-		if (n->nheld == n->qsize) {
+		if (p->nheld == n->qsize) {
 			/* The guest's whole ring cannot hold the packet
 			 * (or the ring repeats heads): give it all back. */
-			for (unsigned int i = 0; i < n->nheld; i++)
-				virtq_push(vq, n->held[i].head, 0);
+			for (unsigned int i = 0; i < p->nheld; i++)
+				virtq_push(vq, p->held[i].head, 0);
 			*pushed = true;
-			n->rx_pending = false;
+			p->rx_pending = false;
 			stat_add(&n->st.rx_dropped, 1);
 			return TAKE_OK;
 		}
-		r = rx_take(n, &c, 1, pushed);
+		r = rx_take(p, &c, 1, pushed);
 		if (r != TAKE_OK)
 			return r;
-		chunk = n->pkt_len - n->pkt_done;
+		chunk = p->pkt_len - p->pkt_done;
 		if (chunk > c.in_len)
 			chunk = c.in_len;
-		virtq_chain_write(&c, 0, n->bounce + (n->pkt_done - n->bounce_base),
+		virtq_chain_write(&c, 0, p->bounce + (p->pkt_done - p->bounce_base),
 				  chunk);
-		n->held[n->nheld++] = (struct held){ c.head, (uint32_t)chunk };
-		n->pkt_done += chunk;
+		p->held[p->nheld++] = (struct held){ c.head, (uint32_t)chunk };
+		p->pkt_done += chunk;
 	}
-	rx_publish(n, (uint16_t)n->nheld, n->pkt_len);
-	for (unsigned int i = 0; i < n->nheld; i++)
-		virtq_push(vq, n->held[i].head, n->held[i].len);
+	rx_publish(p, (uint16_t)p->nheld, p->pkt_len);
+	for (unsigned int i = 0; i < p->nheld; i++)
+		virtq_push(vq, p->held[i].head, p->held[i].len);
 	*pushed = true;
-	n->rx_pending = false;
+	p->rx_pending = false;
 	return TAKE_OK;
 }
 
-/* Reads one packet into n->first (and the bounce buffer beyond it).
+/* Reads one packet into p->first (and the bounce buffer beyond it).
  * Returns bytes read, 0 when the fd has nothing, -1 when it is dead. */
-static ssize_t rx_read(struct virtio_net *n)
+static ssize_t rx_read(struct net_pair *p)
 {
-	const struct virtq_chain *f = &n->first;
+	const struct virtq_chain *f = &p->first;
 	int cnt = 0;
 	ssize_t got;
 
-	n->bounce_base = 0;
+	p->bounce_base = 0;
 	if (f->nin < IOV_MAX) {
-		memcpy(n->rd_iov, f->iov + f->nout, f->nin * sizeof(*n->rd_iov));
+		memcpy(p->rd_iov, f->iov + f->nout, f->nin * sizeof(*p->rd_iov));
 		cnt = (int)f->nin;
-		n->bounce_base = f->in_len;
+		p->bounce_base = f->in_len;
 	}
-	n->rd_iov[cnt++] = (struct iovec){ n->bounce, NET_MAX_PKT };
+	p->rd_iov[cnt++] = (struct iovec){ p->bounce, NET_MAX_PKT };
 	do
-		got = readv(n->fd, n->rd_iov, cnt);
+		got = readv(p->fd, p->rd_iov, cnt);
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 	if (got == 0)
 		return -1; /* a packet socket whose peer is gone */
-	if (n->bounce_base == 0)
-		virtq_chain_write(f, 0, n->bounce, (size_t)got);
+	if (p->bounce_base == 0)
+		virtq_chain_write(f, 0, p->bounce, (size_t)got);
 	return got;
 }
 
-static void rx_set_polling(struct virtio_net *n, bool want)
+static void rx_set_polling(struct net_pair *p, bool want)
 {
-	if (!n->fd_watched || n->fd_polled == want)
+	struct virtio_net *n = p->n;
+
+	if (!p->fd_watched || p->fd_polled == want)
 		return;
-	if (ev_loop_mod(n->loop, n->fd, want ? EPOLLIN : 0, NULL) == 0)
-		n->fd_polled = want;
+	if (ev_loop_mod(n->loop, p->fd, want ? EPOLLIN : 0, NULL) == 0)
+		p->fd_polled = want;
 }
 
-static void rx_fd_dead(struct virtio_net *n)
+static void rx_fd_dead(struct net_pair *p)
 {
-	n->fd_dead = true;
-	if (n->fd_watched)
-		ev_loop_del(n->loop, n->fd);
-	n->fd_watched = false;
-	n->fd_polled = false;
+	struct virtio_net *n = p->n;
+
+	p->fd_dead = true;
+	if (p->fd_watched)
+		ev_loop_del(n->loop, p->fd);
+	p->fd_watched = false;
+	p->fd_polled = false;
 }
 
-static void rx_process(struct virtio_net *n)
+static void rx_process(struct net_pair *p)
 {
-	struct virtq *vq = n->vq[RXQ];
+	struct virtio_net *n = p->n;
+	struct virtq *vq = p->vq[RXQ];
 	unsigned int budget = NET_BUDGET;
 	bool pushed = false, starved = false;
 
-	if (n->queue_dead[RXQ])
+	if (p->queue_dead[RXQ])
 		return;
 	while (budget--) {
 		enum rx_take r = TAKE_OK;
 		ssize_t got;
 
-		if (n->rx_pending) {
-			r = rx_continue(n, &pushed);
+		if (p->rx_pending) {
+			r = rx_continue(p, &pushed);
 			if (r == TAKE_OK)
 				continue;
-		} else if (!n->have_first) {
-			r = rx_take(n, &n->first, NET_HDR_LEN, &pushed);
-			n->have_first = r == TAKE_OK;
+		} else if (!p->have_first) {
+			r = rx_take(p, &p->first, NET_HDR_LEN, &pushed);
+			p->have_first = r == TAKE_OK;
 		}
 		if (r == TAKE_BROKEN) {
-			queue_broken(n, RXQ);
+			queue_broken(p, RXQ);
 			break;
 		}
 		if (r == TAKE_EMPTY) {
 			starved = true;
 			break;
 		}
-		if (n->fd_dead)
+		if (p->fd_dead)
 			break;
-		got = rx_read(n);
+		got = rx_read(p);
 		if (got < 0) {
-			rx_fd_dead(n);
+			rx_fd_dead(p);
 			break;
 		}
 		if (got == 0)
 			break;
 		if (got < NET_HDR_LEN) {
 			stat_add(&n->st.rx_dropped, 1);
-			continue; /* n->first is reused for the next one */
+			continue; /* p->first is reused for the next one */
 		}
-		if ((size_t)got <= n->first.in_len) {
-			rx_publish(n, 1, (size_t)got);
-			virtq_push(vq, n->first.head, (uint32_t)got);
-			n->have_first = false;
+		if ((size_t)got <= p->first.in_len) {
+			rx_publish(p, 1, (size_t)got);
+			virtq_push(vq, p->first.head, (uint32_t)got);
+			p->have_first = false;
 			pushed = true;
 			continue;
 		}
-		if (!n->mrg || (size_t)got >= n->bounce_base + NET_MAX_PKT) {
+		if (!n->mrg || (size_t)got >= p->bounce_base + NET_MAX_PKT) {
 			/* Does not fit one buffer and may not be merged (or
 			 * was truncated to our own limit). */
 			stat_add(&n->st.rx_dropped, 1);
 			continue;
 		}
-		n->have_first = false;
-		n->rx_pending = true;
-		n->held_gap = false;
-		n->pkt_len = (size_t)got;
-		n->pkt_done = n->first.in_len;
-		n->held[0] = (struct held){ n->first.head,
-					    (uint32_t)n->first.in_len };
-		n->nheld = 1;
+		p->have_first = false;
+		p->rx_pending = true;
+		p->held_gap = false;
+		p->pkt_len = (size_t)got;
+		p->pkt_done = p->first.in_len;
+		p->held[0] = (struct held){ p->first.head,
+					    (uint32_t)p->first.in_len };
+		p->nheld = 1;
 	}
-	if (starved && n->fd_polled)
+	if (starved && p->fd_polled)
 		stat_add(&n->st.rx_stalls, 1);
-	rx_set_polling(n, !starved && !n->queue_dead[RXQ]);
+	rx_set_polling(p, !starved && !p->queue_dead[RXQ]);
 	if (pushed)
-		net_irq(n, RXQ);
+		net_irq(p, RXQ);
 }
 
 /* ---- I/O thread handlers ---- */
 
 static void on_rx_kick(void *opaque, uint32_t events)
 {
-	struct virtio_net *n = opaque;
+	struct net_pair *p = opaque;
+	struct virtio_net *n = p->n;
 
 	(void)events;
-	stat_add(&n->st.rx_kicks, virtio_dev_drain(n->kick[RXQ]));
-	rx_process(n);
+	stat_add(&n->st.rx_kicks, virtio_dev_drain(p->kick[RXQ]));
+	rx_process(p);
 }
 
 static void on_tx_kick(void *opaque, uint32_t events)
 {
-	struct virtio_net *n = opaque;
+	struct net_pair *p = opaque;
+	struct virtio_net *n = p->n;
 
 	(void)events;
-	stat_add(&n->st.tx_kicks, virtio_dev_drain(n->kick[TXQ]));
-	if (!n->queue_dead[TXQ])
-		tx_process(n);
+	stat_add(&n->st.tx_kicks, virtio_dev_drain(p->kick[TXQ]));
+	if (!p->queue_dead[TXQ])
+		tx_process(p);
 }
 
 static void on_tap(void *opaque, uint32_t events)
 {
-	struct virtio_net *n = opaque;
+	struct net_pair *p = opaque;
 
 	if (events & EPOLLIN)
-		rx_process(n);
-	if ((events & (EPOLLERR | EPOLLHUP)) && !n->fd_dead)
-		rx_fd_dead(n);
+		rx_process(p);
+	if ((events & (EPOLLERR | EPOLLHUP)) && !p->fd_dead)
+		rx_fd_dead(p);
+}
+
+/* ---- multiqueue: the control queue and the TAP's queues ---- */
+
+/* Attaches or detaches pair p's TAP queue (TUNSETQUEUE): the kernel
+ * spreads received packets over attached queues only, so a pair the
+ * driver does not use must not collect any. */
+static void pair_attach(struct net_pair *p, bool on)
+{
+	struct virtio_net *n = p->n;
+
+	if (p->attached == on || !n->is_tap || n->npairs == 1)
+		return;
+	if (tap_set_queue(p->fd, on, NULL) == 0)
+		p->attached = on;
+}
+
+/* Pairs [0, k) in use: watched and attached; the others neither. */
+static void set_active(struct virtio_net *n, unsigned int k)
+{
+	struct rv_err err;
+
+	for (unsigned int i = 0; i < n->npairs; i++) {
+		struct net_pair *p = &n->pair[i];
+		bool on = i < k;
+
+		if (on && !p->fd_watched && !p->fd_dead && p->vq[RXQ]) {
+			pair_attach(p, true);
+			if (ev_loop_add(n->loop, p->fd, EPOLLIN, on_tap, p, &err) == 0)
+				p->fd_watched = p->fd_polled = true;
+		} else if (!on && p->fd_watched) {
+			ev_loop_del(n->loop, p->fd);
+			p->fd_watched = p->fd_polled = false;
+			pair_attach(p, false);
+		} else if (!on) {
+			pair_attach(p, false);
+		}
+	}
+	n->active = k;
+}
+
+/* One command: class, command, its data, and the ack byte the driver
+ * reads (virtio 1.2, 5.1.6.5). Only VQ_PAIRS_SET is known. */
+static uint8_t ctrl_command(struct virtio_net *n, const struct virtq_chain *c)
+{
+	uint8_t hdr[2], pairs[2];
+	unsigned int k;
+
+	if (virtq_chain_read(c, 0, hdr, 2) != 2 ||
+	    hdr[0] != VIRTIO_NET_CTRL_MQ ||
+	    hdr[1] != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
+	    virtq_chain_read(c, 2, pairs, 2) != 2)
+		return VIRTIO_NET_ERR;
+	k = get_le16(pairs);
+	if (k < 1 || k > n->npairs)
+		return VIRTIO_NET_ERR;
+	set_active(n, k);
+	atomic_store(&n->requested, k);
+	return VIRTIO_NET_OK;
+}
+
+static void on_ctrl_kick(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	struct virtq_chain c = { .iov = n->ctrl_iov, .iov_cap = NET_CTRL_IOV };
+	bool pushed = false;
+
+	(void)events;
+	virtio_dev_drain(n->ctrl_kick);
+	for (;;) {
+		enum virtq_pop_result r = virtq_pop(n->ctrl_vq, &c);
+		uint8_t ack;
+
+		if (r == VIRTQ_EMPTY)
+			break;
+		if (r == VIRTQ_BROKEN) {
+			n->host.needs_reset(n->host.ctx);
+			return;
+		}
+		/* A command without room for its ack cannot be answered. */
+		if (r != VIRTQ_OK || c.in_len == 0) {
+			virtq_push(n->ctrl_vq, c.head, 0);
+			pushed = true;
+			continue;
+		}
+		ack = ctrl_command(n, &c);
+		virtq_chain_write(&c, c.in_len - 1, &ack, 1);
+		virtq_push(n->ctrl_vq, c.head, (uint32_t)c.in_len);
+		pushed = true;
+	}
+	if (pushed && virtq_should_notify(n->ctrl_vq)) {
+		stat_add(&n->st.irqs, 1);
+		n->host.queue_irq(n->host.ctx, 2 * n->npairs);
+	}
 }
 
 /* ---- activate / reset ---- */
 
 static void net_reset(void *dev);
 
-/* ---- vhost-net: the kernel moves the packets ---- */
+/* ---- vhost-net: the kernel moves the packets (one pair) ---- */
 
 static void on_vhost_call(void *opaque, uint32_t events)
 {
@@ -519,7 +660,7 @@ static void on_vhost_call(void *opaque, uint32_t events)
 static int vhost_attach(struct virtio_net *n, struct rv_err *err)
 {
 	for (unsigned int q = 0; q < NET_NQUEUES; q++)
-		if (vhost_net_set_backend(&n->vh, q, n->fd, err) < 0)
+		if (vhost_net_set_backend(&n->vh, q, n->pair[0].fd, err) < 0)
 			return -1;
 	n->vhost_running = true;
 	return 0;
@@ -540,31 +681,38 @@ static void vhost_detach(struct virtio_net *n)
 	n->vhost_running = false;
 }
 
+static int vhost_start(struct virtio_net *n, struct rv_err *err)
+{
+	struct net_pair *p = &n->pair[0];
+
+	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
+		struct virtq *vq = p->vq[q];
+
+		if (vhost_net_start_queue(&n->vh, q, vq->size, vq->desc,
+					  vq->avail, vq->used, n->base[q],
+					  p->kick[q], n->call[q], err) < 0)
+			return -1;
+	}
+	return vhost_attach(n, err);
+}
+
 static int vhost_activate(struct virtio_net *n)
 {
 	/* What the kernel needs to know of the negotiated features: the
 	 * ring and header layout ones; the offloads are the TAP's. */
 	uint64_t f = n->features & n->vh.features;
+	struct net_pair *p = &n->pair[0];
 	struct rv_err err;
 
-	if (virtio_dev_bind_host(&n->host, NET_NQUEUES, n->vq, n->kick) < 0)
+	if (virtio_dev_bind_host(&n->host, NET_NQUEUES, p->vq, p->kick) < 0)
 		return -1;
-	if (vhost_net_setup(&n->vh, f, n->mem, &err) < 0)
-		goto fail;
-	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-		struct virtq *vq = n->vq[q];
-
-		n->base[q] = 0;
-		if (vhost_net_start_queue(&n->vh, q, vq->size, vq->desc,
-					  vq->avail, vq->used, 0, n->kick[q],
-					  n->call[q], &err) < 0)
-			goto fail;
-	}
-	if (ev_loop_add(n->loop, n->call[RXQ], EPOLLIN, on_vhost_call, n,
+	n->base[RXQ] = n->base[TXQ] = 0;
+	if (vhost_net_setup(&n->vh, f, n->mem, &err) < 0 ||
+	    ev_loop_add(n->loop, n->call[RXQ], EPOLLIN, on_vhost_call, n,
 			&err) < 0 ||
 	    ev_loop_add(n->loop, n->call[TXQ], EPOLLIN, on_vhost_call, n,
 			&err) < 0 ||
-	    vhost_attach(n, &err) < 0)
+	    vhost_start(n, &err) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -574,30 +722,67 @@ fail:
 	return -1;
 }
 
+/* Queue q of the device: pair q / 2 (RX, TX), or the control queue. */
+static int bind_all(struct virtio_net *n)
+{
+	struct virtq *vq[2 * NET_MAX_PAIRS + 1];
+	int kick[2 * NET_MAX_PAIRS + 1];
+	unsigned int nq = 2 * n->npairs + (n->npairs > 1);
+
+	if (virtio_dev_bind_host(&n->host, nq, vq, kick) < 0)
+		return -1;
+	for (unsigned int i = 0; i < n->npairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		p->vq[RXQ] = vq[2 * i];
+		p->vq[TXQ] = vq[2 * i + 1];
+		p->kick[RXQ] = kick[2 * i];
+		p->kick[TXQ] = kick[2 * i + 1];
+	}
+	n->ctrl_vq = n->npairs > 1 ? vq[2 * n->npairs] : NULL;
+	n->ctrl_kick = n->npairs > 1 ? kick[2 * n->npairs] : -1;
+	return 0;
+}
+
 static int net_activate(void *dev)
 {
 	struct virtio_net *n = dev;
+	struct rv_err err;
 
 	if (n->use_vhost)
 		return vhost_activate(n);
-	for (unsigned int q = 0; q < NET_NQUEUES; q++)
-		n->queue_dead[q] = false;
-	if (virtio_dev_bind_host(&n->host, NET_NQUEUES, n->vq, n->kick) < 0)
+	if (bind_all(n) < 0)
 		return -1;
 	n->mrg = n->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
-	n->have_first = false;
-	n->rx_pending = false;
-	n->nheld = 0;
-	n->fd_watched = n->fd_polled = false;
-	/* A hung-up TAP fd is never watched again. */
-	if (virtio_dev_watch(n->loop, (const struct virtio_dev_watch[]){
-		{ n->kick[RXQ], on_rx_kick },
-		{ n->kick[TXQ], on_tx_kick },
-		{ n->fd, on_tap },
-	}, n->fd_dead ? 2 : 3, n) < 0)
-		return -1;
-	n->fd_watched = n->fd_polled = !n->fd_dead;
+	for (unsigned int i = 0; i < n->npairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		p->queue_dead[RXQ] = p->queue_dead[TXQ] = false;
+		p->have_first = false;
+		p->rx_pending = false;
+		p->nheld = 0;
+		p->fd_watched = p->fd_polled = false;
+	}
+	/* Kick handlers get their pair. Pending kicks fire at once. */
+	for (unsigned int i = 0; i < n->npairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		if (ev_loop_add(n->loop, p->kick[RXQ], EPOLLIN, on_rx_kick, p, &err) < 0 ||
+		    ev_loop_add(n->loop, p->kick[TXQ], EPOLLIN, on_tx_kick, p, &err) < 0)
+			goto fail;
+	}
+	if (n->ctrl_vq &&
+	    ev_loop_add(n->loop, n->ctrl_kick, EPOLLIN, on_ctrl_kick, n, &err) < 0)
+		goto fail;
+	/* One pair until the driver asks for more (5.1.6.5.5). A hung-up
+	 * TAP fd is never watched again. */
+	set_active(n, 1);
 	return 0;
+fail:
+	fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
+	for (unsigned int i = 0; i < n->npairs; i++)
+		virtio_dev_unwatch(n->loop, n->pair[i].kick, NET_NQUEUES);
+	return -1;
 }
 
 static void net_reset(void *dev)
@@ -609,48 +794,64 @@ static void net_reset(void *dev)
 		virtio_dev_unwatch(n->loop, n->call, NET_NQUEUES);
 		for (unsigned int q = 0; q < NET_NQUEUES; q++) {
 			virtio_dev_drain(n->call[q]);
-			n->vq[q] = NULL;
+			n->pair[0].vq[q] = NULL;
 		}
 		return;
 	}
 	/* After these the handlers are not running and never will again, so
 	 * the state below is ours and no guest memory is touched. */
-	virtio_dev_unwatch(n->loop, (const int[]){ n->kick[RXQ], n->kick[TXQ],
-						    n->fd }, 3);
-	n->fd_watched = n->fd_polled = false;
-	n->have_first = false;
-	n->rx_pending = false;
-	n->nheld = 0;
-	for (unsigned int q = 0; q < NET_NQUEUES; q++)
-		n->vq[q] = NULL;
+	for (unsigned int i = 0; i < n->npairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		virtio_dev_unwatch(n->loop, (const int[]){ p->kick[RXQ],
+					     p->kick[TXQ], p->fd }, 3);
+		p->fd_watched = p->fd_polled = false;
+		p->have_first = false;
+		p->rx_pending = false;
+		p->nheld = 0;
+		p->vq[RXQ] = p->vq[TXQ] = NULL;
+		pair_attach(p, i == 0);
+	}
+	if (n->ctrl_vq)
+		virtio_dev_unwatch(n->loop, &n->ctrl_kick, 1);
+	n->ctrl_vq = NULL;
+	n->active = 1;
 }
 
 /* On the I/O thread, pausing: give back the receive chains held for the
  * next packet (untaken, so the ring indices say it all) and drop a packet
  * half spread over chains (a lost frame, as on a real link). */
-static void rx_release(void *opaque)
+static void rx_release_pair(struct net_pair *p)
 {
-	struct virtio_net *n = opaque;
-	struct virtq *vq = n->vq[RXQ];
+	struct virtio_net *n = p->n;
+	struct virtq *vq = p->vq[RXQ];
 
 	if (!vq)
 		return;
 	/* The receive chain in `first` is always the last one taken. */
-	if (n->have_first)
+	if (p->have_first)
 		virtq_unpop(vq, 1);
-	n->have_first = false;
-	if (n->rx_pending) {
-		if (!n->held_gap) {
-			virtq_unpop(vq, (uint16_t)n->nheld);
+	p->have_first = false;
+	if (p->rx_pending) {
+		if (!p->held_gap) {
+			virtq_unpop(vq, (uint16_t)p->nheld);
 		} else {
-			for (unsigned int i = 0; i < n->nheld; i++)
-				virtq_push(vq, n->held[i].head, 0);
-			net_irq(n, RXQ);
+			for (unsigned int i = 0; i < p->nheld; i++)
+				virtq_push(vq, p->held[i].head, 0);
+			net_irq(p, RXQ);
 		}
 		stat_add(&n->st.rx_dropped, 1);
 	}
-	n->rx_pending = false;
-	n->nheld = 0;
+	p->rx_pending = false;
+	p->nheld = 0;
+}
+
+static void rx_release(void *opaque)
+{
+	struct virtio_net *n = opaque;
+
+	for (unsigned int i = 0; i < n->npairs; i++)
+		rx_release_pair(&n->pair[i]);
 }
 
 static void net_pause(void *dev)
@@ -678,20 +879,11 @@ static void net_resume(void *dev)
 	struct rv_err err;
 
 	ev_loop_resume(n->loop);
-	if (!n->use_vhost || !n->vq[RXQ])
+	if (!n->use_vhost || !n->pair[0].vq[RXQ])
 		return;
 	/* Detached, the kernel takes a new base; then the TAP again. */
-	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-		struct virtq *vq = n->vq[q];
-
-		if (vhost_net_start_queue(&n->vh, q, vq->size, vq->desc,
-					  vq->avail, vq->used, n->base[q],
-					  n->kick[q], n->call[q], &err) < 0)
-			goto fail;
-	}
-	if (vhost_attach(n, &err) == 0)
+	if (vhost_start(n, &err) == 0)
 		return;
-fail:
 	fprintf(stderr, "ringvm: virtio-net: resuming: %s\n", err.msg);
 	n->host.needs_reset(n->host.ctx);
 }
@@ -707,30 +899,47 @@ static const struct virtio_dev_ops net_ops = {
 
 /* ---- construction ---- */
 
-static int net_open_fd(struct virtio_net *n, const struct virtio_net_opts *o,
-		       struct rv_err *err)
+static int pair_open(struct virtio_net *n, struct net_pair *p,
+		     const struct virtio_net_opts *o, struct rv_err *err)
 {
 	int fl;
 
 	/* A name wins: a zero-initialised tap_fd (0, stdin) is no TAP. */
 	if (o->tap || o->tap_fd < 0) {
-		n->fd = tap_open(o->tap, NET_HDR_LEN, err);
-		if (n->fd < 0)
+		p->fd = tap_open_queue(o->tap, NET_HDR_LEN, n->npairs > 1, err);
+		if (p->fd < 0)
 			return -1;
 		n->own_fd = true;
 		n->is_tap = true;
+		p->attached = true;
 		return 0;
 	}
 	/* A caller's fd: a TAP gets the same setup, anything else (a packet
 	 * socket in tests) is used as is. */
-	n->fd = o->tap_fd;
-	n->is_tap = tap_is_tap(n->fd);
-	if (n->is_tap && tap_setup_fd(n->fd, NET_HDR_LEN, err) < 0)
+	p->fd = o->tap_fd;
+	n->is_tap = tap_is_tap(p->fd);
+	if (n->is_tap && tap_setup_fd(p->fd, NET_HDR_LEN, err) < 0)
 		return -1;
-	fl = fcntl(n->fd, F_GETFL);
-	if (fl < 0 || fcntl(n->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	fl = fcntl(p->fd, F_GETFL);
+	if (fl < 0 || fcntl(p->fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return rv_fail_errno(err, "virtio-net: cannot make fd %d non-blocking",
-				     n->fd);
+				     p->fd);
+	p->attached = true;
+	return 0;
+}
+
+static int pair_alloc(struct net_pair *p, uint16_t qs)
+{
+	p->iov = calloc(qs, sizeof(*p->iov));
+	p->first_iov = calloc(qs, sizeof(*p->first_iov));
+	p->rd_iov = calloc((size_t)qs + 1, sizeof(*p->rd_iov));
+	p->held = calloc(qs, sizeof(*p->held));
+	p->bounce = malloc(NET_MAX_PKT);
+	p->txbuf = malloc(NET_MAX_PKT);
+	if (!p->iov || !p->first_iov || !p->rd_iov || !p->held || !p->bounce ||
+	    !p->txbuf)
+		return -1;
+	p->first = (struct virtq_chain){ .iov = p->first_iov, .iov_cap = qs };
 	return 0;
 }
 
@@ -742,14 +951,18 @@ static void net_release(struct virtio_net *n)
 	for (unsigned int q = 0; q < NET_NQUEUES; q++)
 		if (n->call[q] >= 0)
 			close(n->call[q]);
-	if (n->own_fd)
-		close(n->fd);
-	free(n->iov);
-	free(n->first_iov);
-	free(n->rd_iov);
-	free(n->held);
-	free(n->bounce);
-	free(n->txbuf);
+	for (unsigned int i = 0; i < NET_MAX_PAIRS; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		if (n->own_fd && p->fd >= 0)
+			close(p->fd);
+		free(p->iov);
+		free(p->first_iov);
+		free(p->rd_iov);
+		free(p->held);
+		free(p->bounce);
+		free(p->txbuf);
+	}
 	free(n);
 }
 
@@ -764,6 +977,8 @@ static int vhost_setup(struct virtio_net *n, uint64_t *features,
 
 	if (!n->is_tap)
 		return rv_fail(err, "virtio-net: vhost=on needs a TAP");
+	if (n->npairs > 1)
+		return rv_fail(err, "virtio-net: vhost=on with more than one queue pair is not supported yet");
 	if (vhost_net_open(&n->vh, err) < 0)
 		return -1;
 	n->use_vhost = true;
@@ -788,40 +1003,49 @@ static struct virtio_net *net_create(const struct virtio_net_opts *o,
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	uint16_t qs = o->queue_size ? o->queue_size : NET_DEFAULT_QSIZE;
+	unsigned int np = o->pairs ? o->pairs : 1;
 
 	if (!n) {
 		rv_fail(err, "virtio-net: out of memory");
 		return NULL;
 	}
-	n->fd = -1;
+	for (unsigned int i = 0; i < NET_MAX_PAIRS; i++) {
+		n->pair[i].n = n;
+		n->pair[i].idx = i;
+		n->pair[i].fd = -1;
+	}
 	n->vh.fd = -1;
 	n->call[RXQ] = n->call[TXQ] = -1;
+	n->ctrl_kick = -1;
 	n->mem = mem;
 	if (qs > VIRTQ_MAX_SIZE || (qs & (qs - 1))) {
 		rv_fail(err, "virtio-net: queue size %u is not a power of two <= %u",
 			qs, VIRTQ_MAX_SIZE);
 		goto fail;
 	}
-	n->qsize = qs;
-	n->iov = calloc(qs, sizeof(*n->iov));
-	n->first_iov = calloc(qs, sizeof(*n->first_iov));
-	n->rd_iov = calloc((size_t)qs + 1, sizeof(*n->rd_iov));
-	n->held = calloc(qs, sizeof(*n->held));
-	n->bounce = malloc(NET_MAX_PKT);
-	n->txbuf = malloc(NET_MAX_PKT);
-	if (!n->iov || !n->first_iov || !n->rd_iov || !n->held || !n->bounce ||
-	    !n->txbuf) {
-		rv_fail(err, "virtio-net: out of memory");
+	if (np > NET_MAX_PAIRS || (np > 1 && !o->tap)) {
+		rv_fail(err, "virtio-net: %u queue pairs (1 to %d, more than one on a TAP by name)",
+			np, NET_MAX_PAIRS);
 		goto fail;
 	}
-	n->first = (struct virtq_chain){ .iov = n->first_iov, .iov_cap = qs };
+	n->qsize = qs;
+	n->npairs = np;
+	n->active = 1;
+	for (unsigned int i = 0; i < np; i++) {
+		if (pair_alloc(&n->pair[i], qs) < 0) {
+			rv_fail(err, "virtio-net: out of memory");
+			goto fail;
+		}
+		if (pair_open(n, &n->pair[i], o, err) < 0)
+			goto fail;
+	}
 	memcpy(n->config, o->mac, 6);
 	put_le16(n->config + 6, VIRTIO_NET_S_LINK_UP);
-	put_le16(n->config + 8, 1);          /* max_virtqueue_pairs */
-	put_le16(n->config + 10, NET_MTU);   /* valid only with F_MTU */
-	if (net_open_fd(n, o, err) < 0)
-		goto fail;
+	put_le16(n->config + 8, (uint16_t)np);   /* max_virtqueue_pairs */
+	put_le16(n->config + 10, NET_MTU);       /* valid only with F_MTU */
 	*features = NET_FEATURES;
+	if (np > 1)
+		*features |= 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_MQ;
 	if (o->vhost && vhost_setup(n, features, err) < 0)
 		goto fail;
 	n->loop = ev_loop_new("virtio-net", err);
@@ -841,7 +1065,6 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 	struct virtio_pci_config cfg = {
 		.device_type = VIRTIO_ID_NET,
 		.class_code = 0x020000,      /* network, ethernet */
-		.nqueues = NET_NQUEUES,
 		.config_len = NET_CONFIG_LEN,
 		.ops = &net_ops,
 		.mem = mem,
@@ -851,6 +1074,8 @@ struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 
 	if (!n)
 		return NULL;
+	/* The pairs, then (multiqueue) the control queue. */
+	cfg.nqueues = 2 * n->npairs + (n->npairs > 1);
 	cfg.queue_max = n->qsize;
 	cfg.dev = n;
 	if (virtio_pci_init(&n->t, &cfg, err) < 0) {
@@ -870,8 +1095,8 @@ struct virtio_net *virtio_net_new_served(const struct virtio_net_opts *o,
 {
 	struct virtio_net *n;
 
-	if (o->vhost) {
-		rv_fail(err, "virtio-net: a back end does not hand its queues on to vhost-net");
+	if (o->vhost || o->pairs > 1) {
+		rv_fail(err, "virtio-net: a back end serves one queue pair, without vhost-net");
 		return NULL;
 	}
 	n = net_create(o, mem, &model->features, err);
@@ -931,6 +1156,16 @@ void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 	/* 1: the kernel's vhost-net moved the packets (the packet and byte
 	 * counters above then stay 0: ringvm never sees them). */
 	fprintf(out, "%s_vhost %d flag\n", prefix, n->use_vhost);
+	/* Multiqueue: how many pairs the driver last asked for (0: never
+	 * asked, one pair), and how the traffic spread over them. */
+	fprintf(out, "%s_queue_pairs_requested %u pairs\n", prefix,
+		atomic_load(&n->requested));
+	for (unsigned int i = 0; n->npairs > 1 && i < n->npairs; i++) {
+		fprintf(out, "%s_q%u_rx_packets %" PRIu64 " packets\n", prefix, i,
+			(uint64_t)atomic_load(&n->pair[i].rx_packets));
+		fprintf(out, "%s_q%u_tx_packets %" PRIu64 " packets\n", prefix, i,
+			(uint64_t)atomic_load(&n->pair[i].tx_packets));
+	}
 }
 
 bool virtio_net_uses_vhost(const struct virtio_net *n)
@@ -940,7 +1175,20 @@ bool virtio_net_uses_vhost(const struct virtio_net *n)
 
 /* ---- snapshot ---- */
 
-#define NET_SECTION_VERSION 1
+struct active_call {
+	struct virtio_net *n;
+	unsigned int k;
+};
+
+static void restore_active(void *arg)
+{
+	struct active_call *a = arg;
+
+	set_active(a->n, a->k);
+}
+
+/* 2: the queue pairs in use follow the config space. */
+#define NET_SECTION_VERSION 2
 
 void virtio_net_save(struct virtio_net *n, struct state_writer *w,
 		     const char *name)
@@ -950,6 +1198,7 @@ void virtio_net_save(struct virtio_net *n, struct state_writer *w,
 	snprintf(sec, sizeof(sec), "%s.net", name);
 	state_begin(w, sec, NET_SECTION_VERSION);
 	state_put_bytes(w, n->config, NET_CONFIG_LEN);
+	state_put_u32(w, n->active);
 	state_end(w);
 	virtio_pci_save(&n->t, w, name);
 }
@@ -960,16 +1209,30 @@ int virtio_net_load(struct virtio_net *n, const struct state_reader *r,
 	char sec[STATE_NAME_MAX + 1];
 	uint8_t cfg[NET_CONFIG_LEN];
 	struct state_cursor c;
+	uint32_t version, active = 1;
 
 	snprintf(sec, sizeof(sec), "%s.net", name);
-	if (state_section(r, sec, NET_SECTION_VERSION, &c, NULL, err) < 0)
+	if (state_section(r, sec, NET_SECTION_VERSION, &c, &version, err) < 0)
 		return -1;
 	state_get_bytes(&c, cfg, sizeof(cfg));
-	/* The driver read its MAC once: the restored NIC must keep it. */
+	if (version >= 2)
+		active = state_get_u32(&c);
+	/* The driver read its MAC once: the restored NIC must keep it; and
+	 * it set up as many queue pairs as the device offered then. */
 	if (!c.bad && memcmp(cfg, n->config, 6))
 		state_cursor_reject(&c, "the NIC's MAC address differs");
+	if (!c.bad && get_le16(cfg + 8) != n->npairs)
+		state_cursor_reject(&c, "another number of queue pairs");
+	if (!c.bad && (active < 1 || active > n->npairs))
+		state_cursor_reject(&c, "queue pairs in use out of range");
 	if (state_cursor_finish(&c, err) < 0)
 		return -1;
 	memcpy(n->config, cfg, sizeof(cfg));
-	return virtio_pci_load(&n->t, r, name, err);
+	if (virtio_pci_load(&n->t, r, name, err) < 0)
+		return -1;
+	/* An active device came back up with one pair; the driver uses
+	 * as many as it had asked for. */
+	if (n->t.active)
+		ev_loop_call(n->loop, restore_active, &(struct active_call){ n, active });
+	return 0;
 }

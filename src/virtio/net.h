@@ -20,7 +20,12 @@ struct virtio_net_opts {
 				 * or (tests) any packet fd carrying
 				 * "virtio_net_hdr + frame" records */
 	bool vhost;             /* the kernel's vhost-net moves the packets */
+	unsigned int pairs;     /* queue pairs (multi-queue TAP); 0: 1 */
 };
+
+/* Queue pairs at most: two MSI-X vectors each, plus the control queue's
+ * and the configuration's, within the transport's 64 queues. */
+#define VIRTIO_NET_MAX_PAIRS 16
 
 struct virtio_net;
 

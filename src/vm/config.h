@@ -38,6 +38,7 @@ struct nic_config {
 	bool mac_set;
 	const char *id;      /* the control API's iface_id; NULL: "netN" */
 	bool vhost;          /* vhost=on: the kernel's vhost-net data path */
+	unsigned int queues; /* queue pairs (multi-queue TAP); 0: 1 */
 	/* Served by a vhost-user back end on the socket in `tap` (which then
 	 * holds its path); guest RAM becomes a shared memfd. */
 	bool vhost_user;

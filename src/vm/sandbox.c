@@ -114,6 +114,7 @@ static const unsigned long ioctl_types[] = {
 static const unsigned long ioctl_requests[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,     /* the terminal */
 	TUNSETIFF, TUNGETIFF, TUNSETOFFLOAD, TUNSETVNETHDRSZ, TUNGETFEATURES,
+	TUNSETQUEUE,
 	BLKGETSIZE64,                                     /* a disk's size */
 };
 

@@ -262,7 +262,9 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 {
 	const struct nic_config *nc = &vm->cfg->nic[i];
 	struct virtio_net_opts o = { .tap = nc->tap, .queue_size = NET_QUEUE_SIZE,
-				     .tap_fd = -1, .vhost = nc->vhost };
+				     .tap_fd = -1, .vhost = nc->vhost,
+				     .pairs = nc->queues };
+	unsigned int pairs = nc->queues ? nc->queues : 1;
 	char name[16];
 	struct vm_vdev *v;
 
@@ -274,7 +276,8 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 		random_mac(o.mac);
 	memcpy(vm->nic_mac[i], o.mac, 6);   /* a snapshot keeps it */
 	snprintf(name, sizeof(name), "net%u", i);
-	v = vdev_begin(vm, VDEV_NET, name, 2, err);
+	/* The pairs and, with more than one, the control queue. */
+	v = vdev_begin(vm, VDEV_NET, name, 2 * pairs + (pairs > 1), err);
 	if (!v)
 		return -1;
 	return vdev_commit(vm, v, virtio_net_new(&o, &vm->m.mem,
