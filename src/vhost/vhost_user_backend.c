@@ -215,6 +215,11 @@ static void start_device(struct vhu_backend *be)
 
 	if (be->active || !be->has_dev || !be->mem.nr || !be->features_set)
 		return;
+	/* A device that needs several queues (net's pair) waits for the
+	 * first ones, which frontends set up one after another. */
+	for (unsigned int i = 0; i < be->dev.min_queues; i++)
+		if (!queue_ready(&be->q[i]))
+			return;
 	for (unsigned int i = 0; i < be->dev.nqueues; i++) {
 		struct vhu_queue *q = &be->q[i];
 

@@ -701,6 +701,7 @@ struct virtio_blk *virtio_blk_new_served(const struct virtio_blk_opts *o,
 	b->host = host;
 	model->device_type = VIRTIO_ID_BLOCK;
 	model->nqueues = b->nqueues;
+	model->min_queues = 1;
 	model->queue_max = b->queue_max;
 	model->config_len = VIRTIO_BLK_CFG_LEN;
 	model->ops = &blk_ops;

@@ -1106,6 +1106,7 @@ struct virtio_net *virtio_net_new_served(const struct virtio_net_opts *o,
 	n->host = host;
 	model->device_type = VIRTIO_ID_NET;
 	model->nqueues = NET_NQUEUES;
+	model->min_queues = NET_NQUEUES;
 	model->queue_max = n->qsize;
 	model->config_len = NET_CONFIG_LEN;
 	model->ops = &net_ops;

@@ -70,6 +70,9 @@ struct virtio_queue_host {
 struct virtio_served_dev {
 	uint16_t device_type;     /* VIRTIO_ID_* */
 	unsigned int nqueues;
+	/* Queues that must all be ready before the device starts (net: its
+	 * receive and transmit pair; blk: any one). */
+	unsigned int min_queues;
 	uint16_t queue_max;
 	uint64_t features;        /* the device's own bits */
 	uint32_t config_len;

@@ -38,9 +38,9 @@ TMPDIR=$UML_WORK/tmp
 HOME=$UML_WORK/tmp
 export TMPDIR HOME
 
-# Debian builds virtio_blk as a module, and modprobe would look under
-# /lib/modules, which the host does not have (and hostfs / is read-only):
-# insert it, and any dependencies, by path from the UML package.
+# Debian builds virtio_blk (and virtio_net) as a module, and modprobe would
+# look under /lib/modules, which the host does not have (and hostfs / is
+# read-only): insert it, and any dependencies, by path from the UML package.
 uml_insmod() {
 	dir=/usr/lib/uml/modules/$(uname -r)
 	if ! line=$(grep "/$1\.ko:" "$dir/modules.dep"); then
@@ -57,19 +57,42 @@ uml_insmod() {
 # means the socket could not be reached.
 [ -e /sys/bus/virtio/devices/virtio0 ] ||
 	verdict_fail "no virtio device: virtio_uml could not reach the back end's socket (see the console above)"
-uml_insmod virtio_blk || verdict_fail "cannot load virtio_blk"
-# virtio_blk probes as it loads; a refusal from the back end (a failed
-# REPLY_ACK, a bad config) shows as an unbound device.
-[ -e /sys/bus/virtio/devices/virtio0/driver ] ||
-	verdict_fail "virtio_blk did not take the device (the back end refused a request? see the console above)"
-i=0
-while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -b /dev/vda ] || verdict_fail "no /dev/vda after 10 s (vhost-user handshake failed? see the console above)"
-UML_DISK=/dev/vda
-export UML_DISK
+# virtio ids: 2 a disk (the default), 1 a NIC (UML_VIRTIO_ID=1 in uml_boot).
+case $(cat /sys/bus/virtio/devices/virtio0/device) in
+0x0001)
+	# virtio_net needs failover and net_failover (modules.dep has them).
+	uml_insmod virtio_net || verdict_fail "cannot load virtio_net"
+	[ -e /sys/bus/virtio/devices/virtio0/driver ] ||
+		verdict_fail "virtio_net did not take the device (the back end refused a request? see the console above)"
+	# The interface is the one whose device is virtio0 (eth0 normally).
+	i=0
+	UML_NETDEV=""
+	while [ -z "$UML_NETDEV" ] && [ $i -lt 100 ]; do
+		for n in /sys/bus/virtio/devices/virtio0/net/*; do
+			[ -e "$n" ] && UML_NETDEV=${n##*/}
+		done
+		[ -n "$UML_NETDEV" ] || sleep 0.1
+		i=$((i + 1))
+	done
+	[ -n "$UML_NETDEV" ] || verdict_fail "virtio_net made no interface after 10 s"
+	export UML_NETDEV
+	;;
+*)
+	uml_insmod virtio_blk || verdict_fail "cannot load virtio_blk"
+	# virtio_blk probes as it loads; a refusal from the back end (a failed
+	# REPLY_ACK, a bad config) shows as an unbound device.
+	[ -e /sys/bus/virtio/devices/virtio0/driver ] ||
+		verdict_fail "virtio_blk did not take the device (the back end refused a request? see the console above)"
+	i=0
+	while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -b /dev/vda ] || verdict_fail "no /dev/vda after 10 s (vhost-user handshake failed? see the console above)"
+	UML_DISK=/dev/vda
+	export UML_DISK
+	;;
+esac
 
 echo "UML-INIT running $UML_SCRIPT"
 sh "$UML_SCRIPT"

@@ -1,14 +1,15 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # UML_VERDICT, UML_REASON, UML_EXIT, BACKEND_PID: for callers
 # Sourced by bash: User Mode Linux (Debian's linux.uml) as a vhost-user-blk
-# front end on this host, without KVM. UML boots on the host's own root
-# file system (hostfs, read-only), so a script run inside it uses the host's
-# binaries (mkfs.ext4, fio...).
+# (or -net, with UML_VIRTIO_ID=1) front end on this host, without KVM. UML
+# boots on the host's own root file system (hostfs, read-only), so a script
+# run inside it uses the host's binaries (mkfs.ext4, fio...).
 #
 #   uml_boot SOCKET SCRIPT LOG [TIMEOUT [NAME=VALUE...]]
 #       Boots UML with one vhost-user-blk device (virtio id 2) on SOCKET,
-#       /dev/vda inside, and runs SCRIPT (a host path, run with sh) there;
-#       the console goes to LOG. NAME=VALUE pairs reach SCRIPT as environment variables (no
+#       /dev/vda inside (or a NIC: see UML_VIRTIO_ID), and runs SCRIPT (a
+#       host path, run with sh) there; the console goes to LOG.
+#       NAME=VALUE pairs reach SCRIPT as environment variables (no
 #       spaces; the kernel command line carries them). Kills UML after
 #       TIMEOUT seconds (default 120). Returns 0 when SCRIPT's verdict is ok;
 #       otherwise 1, with the reason in UML_REASON. UML_VERDICT holds the
@@ -31,7 +32,10 @@
 # RINGVM (build/ringvm), QSD (qemu-storage-daemon), QSD_BLOCKDEV_EXTRA
 # (appended to qsd's --blockdev, e.g. ",aio=io_uring"; default: qsd's own
 # defaults, aio=threads), UML_CPUS and BACKEND_CPUS (taskset CPU lists to
-# pin each side to; unset: not pinned).
+# pin each side to; unset: not pinned), UML_VIRTIO_ID (the virtio device id
+# virtio_uml gives SOCKET's device: 2, a disk, by default; 1 for a NIC,
+# which uml_init.sh brings up as far as the driver and exports as
+# UML_NETDEV).
 
 UML_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UML_BIN=${UML_BIN:-linux.uml}
@@ -98,7 +102,7 @@ uml_boot() {
 			setsid "$UML_BIN" mem="$UML_MEM" \
 			rootfstype=hostfs rootflags=/ ro init="$UML_LIB_DIR/uml_init.sh" \
 			con=null con0=null,fd:1 umid="$umid" uml_dir="$UML_WORK/run" \
-			virtio_uml.device="$sock:2" \
+			virtio_uml.device="$sock:${UML_VIRTIO_ID:-2}" \
 			UML_WORK="$UML_WORK" UML_SCRIPT="$script" "$@"
 	) </dev/null >"$log" 2>&1 &
 	pid=$!

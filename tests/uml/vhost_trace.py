@@ -125,7 +125,21 @@ def relay(src, dst, stream):
         return False
     cm = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
            struct.pack("<%di" % len(fds), *fds))] if fds else []
-    dst.sendmsg([data], cm)
+    # One read may hold several messages (QEMU does not wait for replies);
+    # a Unix socket returns fds with the last piece of data they came
+    # with, so whole messages before the last go on without them.
+    head = 0
+    while fds:
+        if len(data) - head < 12:
+            break
+        size = struct.unpack_from("<I", data, head + 8)[0]
+        end = head + 12 + size
+        if end >= len(data):
+            break
+        head = end
+    if head:
+        dst.sendall(data[:head])
+    dst.sendmsg([data[head:]], cm)
     for fd in fds:
         os.close(fd)
     stream.feed(data, len(fds))
