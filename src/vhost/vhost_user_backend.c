@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vhost/vhost_user.h"
+#include "virtio/virtio_dev_stats.h"
 #include "virtio/virtqueue.h"
 
 #define VHU_MAX_QUEUES 64
@@ -765,14 +766,13 @@ void vhu_backend_set_device(struct vhu_backend *be,
 void vhu_backend_print_stats(struct vhu_backend *be, const char *prefix,
 			     FILE *out)
 {
-	fprintf(out, "%s_connections %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&be->connections));
-	fprintf(out, "%s_messages %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&be->messages));
-	fprintf(out, "%s_refused %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&be->refused));
-	fprintf(out, "%s_restarts %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&be->restarts));
-	fprintf(out, "%s_interrupts %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&be->irqs));
+	const struct virtio_dev_stat rows[] = {
+		{ "connections", &be->connections, "count" },
+		{ "messages", &be->messages, "count" },
+		{ "refused", &be->refused, "count" },
+		{ "restarts", &be->restarts, "count" },
+		{ "interrupts", &be->irqs, "count" },
+	};
+
+	virtio_dev_print_stats(out, prefix, rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -672,6 +672,22 @@ static const struct virtio_dev_ops dev_ops = {
 
 /* ---- construction ---- */
 
+/* What construction made, after the device's last use. */
+static void release(struct vhost_user_dev *d)
+{
+	ev_loop_free(d->loop);
+	if (d->inflight) {
+		munmap(d->inflight, d->inflight_len);
+		close(d->inflight_fd);
+	}
+	for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
+		if (d->call[q] >= 0)
+			close(d->call[q]);
+	disconnect(d);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
 struct vhost_user_dev *vhost_user_dev_new(const struct vhost_user_dev_opts *o,
 					  const struct guest_mem *mem,
 					  struct msix_sink sink,
@@ -746,13 +762,7 @@ struct vhost_user_dev *vhost_user_dev_new(const struct vhost_user_dev_opts *o,
 		goto fail;
 	return d;
 fail:
-	ev_loop_free(d->loop);
-	for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
-		if (d->call[q] >= 0)
-			close(d->call[q]);
-	disconnect(d);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	release(d);
 	return NULL;
 }
 
@@ -761,17 +771,7 @@ void vhost_user_dev_free(struct vhost_user_dev *d)
 	if (!d)
 		return;
 	virtio_pci_destroy(&d->t);      /* resets an active device */
-	ev_loop_free(d->loop);
-	if (d->inflight) {
-		munmap(d->inflight, d->inflight_len);
-		close(d->inflight_fd);
-	}
-	for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
-		if (d->call[q] >= 0)
-			close(d->call[q]);
-	disconnect(d);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	release(d);
 }
 
 struct virtio_pci *vhost_user_dev_transport(struct vhost_user_dev *d)
@@ -792,14 +792,13 @@ unsigned int vhost_user_dev_nqueues(const struct vhost_user_dev *d)
 void vhost_user_dev_print_stats(struct vhost_user_dev *d, const char *prefix,
 				FILE *out)
 {
-	fprintf(out, "%s_interrupts %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&d->irqs));
-	fprintf(out, "%s_connections %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&d->connections));
-	fprintf(out, "%s_backend_failures %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&d->failures));
-	fprintf(out, "%s_failed_requests %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&d->failed_requests));
-	fprintf(out, "%s_mmio_kicks %" PRIu64 " count\n", prefix,
-		(uint64_t)atomic_load(&d->t.stats.mmio_kicks));
+	const struct virtio_dev_stat rows[] = {
+		{ "interrupts", &d->irqs, "count" },
+		{ "connections", &d->connections, "count" },
+		{ "backend_failures", &d->failures, "count" },
+		{ "failed_requests", &d->failed_requests, "count" },
+		{ "mmio_kicks", &d->t.stats.mmio_kicks, "count" },
+	};
+
+	virtio_dev_print_stats(out, prefix, rows, sizeof(rows) / sizeof(rows[0]));
 }

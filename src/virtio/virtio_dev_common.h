@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "util/event_loop.h"
+#include "virtio/virtio_dev_stats.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtqueue.h"
 
@@ -47,15 +48,5 @@ uint64_t virtio_dev_drain(int fd);
  * coming back (used when a handler's budget runs out with notifications
  * off). A saturated counter means a kick is already pending. */
 void virtio_dev_rekick(int kick_fd);
-
-/* One stats line: "<prefix>_<name> <value> <unit>". */
-struct virtio_dev_stat {
-	const char *name;
-	const atomic_uint_fast64_t *v;
-	const char *unit;
-};
-
-void virtio_dev_print_stats(FILE *out, const char *prefix,
-			    const struct virtio_dev_stat *rows, size_t n);
 
 #endif

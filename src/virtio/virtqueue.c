@@ -256,15 +256,9 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		__atomic_store_n(&vq->inflight->desc[head].inflight, 1,
 				 __ATOMIC_RELEASE);
 	}
-	c->head = head;
-	c->nout = c->nin = 0;
-	c->out_len = c->in_len = 0;
-	if (walk_chain(vq, c))
-		return VIRTQ_OK;
-	/* Consumed but unusable: no segment of it may be touched. */
-	c->nout = c->nin = 0;
-	c->out_len = c->in_len = 0;
-	return VIRTQ_BAD_CHAIN;
+	/* Consumed either way; a bad one is unusable: no segment of it may
+	 * be touched. */
+	return virtq_chain_at(vq, head, c) ? VIRTQ_OK : VIRTQ_BAD_CHAIN;
 }
 
 /* While a migration logs dirty pages: the buffers the device may have
@@ -512,12 +506,10 @@ int virtq_take_over(struct virtq *vq, struct virtq_inflight *r,
 
 bool virtq_chain_at(struct virtq *vq, uint16_t head, struct virtq_chain *c)
 {
-	if (head >= vq->size)
-		return false;
 	c->head = head;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;
-	if (walk_chain(vq, c))
+	if (head < vq->size && walk_chain(vq, c))
 		return true;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;
