@@ -67,6 +67,18 @@ if grep -q '^PEER RESULT' "$B/io.clean"; then
 		share "peer_${dev}_${name}_share" "${p%% *}" "${h%% *}"
 	done
 fi
+if grep -q '^VHOST RESULT' "$B/io.clean"; then
+	echo "# vhost=on: the host kernel's vhost-net on both sides (ringvm --net tap=IF,vhost=on; QEMU -netdev tap,vhost=on); $(grep -m1 '^ringvm vhost status' "$B/io.clean"); $(grep -m1 '^peer vhost status' "$B/io.clean" || echo 'no peer')"
+	v=$(stat VHOST tcp_mbps) h=$(stat NATIVE tcp_mbps)
+	figure net_vhost_tcp_mbps_guest "$v" MB/s
+	share net_vhost_tcp_throughput_share "${v%% *}" "${h%% *}"
+	if grep -q '^PEERVHOST RESULT' "$B/io.clean"; then
+		p=$(stat PEERVHOST tcp_mbps)
+		figure peer_net_vhost_tcp_mbps "$p" MB/s
+		share peer_net_vhost_tcp_mbps_share "${p%% *}" "${h%% *}"
+		share net_vhost_tcp_ratio_vs_peer "${v%% *}" "${p%% *}"
+	fi
+fi
 echo "# per-request figures over the whole guest run (boot included)"
 per blk_notifications_per_request "$(stat_of blk0_kicks)" "$(stat_of blk0_requests)" ratio
 per blk_interrupts_per_request "$(stat_of blk0_interrupts)" "$(stat_of blk0_requests)" ratio
