@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -104,13 +103,10 @@ static int make_net(const struct cli_opts *o, struct vhu_backend *be,
 	struct virtio_net_opts no = { .tap = o->backend_tap, .tap_fd = -1 };
 	struct virtio_net *n;
 
-	if (o->backend_mac_set) {
+	if (o->backend_mac_set)
 		memcpy(no.mac, o->backend_mac, 6);
-	} else {
-		if (getrandom(no.mac, 6, 0) != 6)
-			memset(no.mac, 0x5a, 6);
-		no.mac[0] = (no.mac[0] & 0xfe) | 0x02;   /* unicast, local */
-	}
+	else
+		virtio_net_random_mac(no.mac);
 	n = virtio_net_new_served(&no, vhu_backend_mem(be),
 				  vhu_backend_queue_host(be), model, err);
 	if (!n)
@@ -120,28 +116,11 @@ static int make_net(const struct cli_opts *o, struct vhu_backend *be,
 	return 0;
 }
 
-struct sandbox_call {
-	struct rv_err err;
-	int rc;
-};
-
-static void enter_io(void *arg)
-{
-	struct sandbox_call *c = arg;
-
-	c->rc = sandbox_enter(SANDBOX_IO, &c->err);
-}
-
 static int sandbox(struct ev_loop *loop, struct rv_err *err)
 {
-	struct sandbox_call c = { .rc = -1 };
-
 	if (sandbox_enter(SANDBOX_BACKEND, err) < 0)
 		return -1;
-	ev_loop_call(loop, enter_io, &c);
-	if (c.rc < 0)
-		return rv_fail(err, "%s", c.err.msg);
-	return 0;
+	return sandbox_enter_loop(loop, SANDBOX_IO, err);
 }
 
 /* Accepts frontends one after another until a signal arrives. */

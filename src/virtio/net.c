@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -1236,4 +1237,11 @@ int virtio_net_load(struct virtio_net *n, const struct state_reader *r,
 	if (n->t.active)
 		ev_loop_call(n->loop, restore_active, &(struct active_call){ n, active });
 	return 0;
+}
+
+void virtio_net_random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6)
+		memset(mac, 0x5a, 6);
+	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
 }

@@ -29,6 +29,9 @@ struct virtio_net_opts {
 
 struct virtio_net;
 
+/* A random unicast, locally administered MAC (no --mac given). */
+void virtio_net_random_mac(uint8_t mac[6]);
+
 struct virtio_net *virtio_net_new(const struct virtio_net_opts *o,
 				  const struct guest_mem *mem,
 				  struct msix_sink sink, struct rv_err *err);

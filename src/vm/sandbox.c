@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "syscall_names.h"
+#include "util/event_loop.h"
 
 #define SIGSYS_EXIT (128 + SIGSYS)
 
@@ -303,5 +304,29 @@ int sandbox_enter(enum sandbox_kind kind, struct rv_err *err)
 		return rv_fail_errno(err, "seccomp: cannot install the %s filter",
 				     sandbox_kind_name(kind));
 	}
+	return 0;
+}
+
+struct loop_call {
+	enum sandbox_kind kind;
+	struct rv_err err;
+	int rc;
+};
+
+static void enter_on_loop(void *arg)
+{
+	struct loop_call *c = arg;
+
+	c->rc = sandbox_enter(c->kind, &c->err);
+}
+
+int sandbox_enter_loop(struct ev_loop *loop, enum sandbox_kind kind,
+		       struct rv_err *err)
+{
+	struct loop_call c = { .kind = kind, .rc = -1 };
+
+	ev_loop_call(loop, enter_on_loop, &c);
+	if (c.rc < 0)
+		return rv_fail(err, "%s", c.err.msg);
 	return 0;
 }

@@ -31,10 +31,17 @@ enum sandbox_kind {
 
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
+struct ev_loop;
+
 /* Installs KIND's filter on the calling thread (SANDBOX_CONTROL and
  * SANDBOX_BACKEND: on every thread of the process; one of them must come
  * before any other kind). Sets the SIGSYS handler that names a denied
  * call. */
 int sandbox_enter(enum sandbox_kind kind, struct rv_err *err);
+
+/* The same on the thread of an event loop (a device's I/O thread), from
+ * another thread: waits until it is installed there. */
+int sandbox_enter_loop(struct ev_loop *loop, enum sandbox_kind kind,
+		       struct rv_err *err);
 
 #endif

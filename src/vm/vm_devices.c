@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
@@ -226,13 +225,6 @@ static int add_disk(struct vm *vm, unsigned int i, struct rv_err *err)
 			   msi_vectors_sink(&v->vec), err), err);
 }
 
-static void random_mac(uint8_t mac[6])
-{
-	if (getrandom(mac, 6, 0) != 6)
-		memset(mac, 0x5a, 6);
-	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
-}
-
 /* A NIC whose back end is another process (its MAC and TAP are its
  * own): ringvm keeps the PCI function, the back end the two queues. */
 static int add_vhost_user_nic(struct vm *vm, unsigned int i,
@@ -273,7 +265,7 @@ static int add_nic(struct vm *vm, unsigned int i, struct rv_err *err)
 	if (nc->mac_set)
 		memcpy(o.mac, nc->mac, 6);
 	else
-		random_mac(o.mac);
+		virtio_net_random_mac(o.mac);
 	memcpy(vm->nic_mac[i], o.mac, 6);   /* a snapshot keeps it */
 	snprintf(name, sizeof(name), "net%u", i);
 	/* The pairs and, with more than one, the control queue. */
@@ -368,32 +360,16 @@ void vm_devices_resume(struct vm *vm)
 		virtio_pci_resume(vm->devs.vdev[i].t);
 }
 
-struct sandbox_call {
-	enum sandbox_kind kind;
-	struct rv_err err;
-	int rc;
-};
-
-static void enter_io(void *arg)
-{
-	struct sandbox_call *c = arg;
-
-	c->rc = sandbox_enter(c->kind, &c->err);
-}
-
 int vm_devices_sandbox(struct vm *vm, struct rv_err *err)
 {
 	for (unsigned int i = 0; i < vm->devs.n; i++) {
 		struct vm_vdev *v = &vm->devs.vdev[i];
-		struct sandbox_call c = {
-			.kind = v->kind == VDEV_VHOST_USER ? SANDBOX_IO_VHOST
-							   : SANDBOX_IO,
-			.rc = -1,
-		};
+		enum sandbox_kind kind = v->kind == VDEV_VHOST_USER ?
+					 SANDBOX_IO_VHOST : SANDBOX_IO;
+		struct rv_err e;
 
-		ev_loop_call(kinds[v->kind].loop(v->dev), enter_io, &c);
-		if (c.rc < 0)
-			return rv_fail(err, "%s: %s", v->name, c.err.msg);
+		if (sandbox_enter_loop(kinds[v->kind].loop(v->dev), kind, &e) < 0)
+			return rv_fail(err, "%s: %s", v->name, e.msg);
 	}
 	return 0;
 }

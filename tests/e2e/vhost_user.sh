@@ -27,6 +27,11 @@ BE=
 trap '[ -n "$BE" ] && kill "$BE" 2>/dev/null' EXIT
 
 first_of() { for p in "$@"; do [ -x "$p" ] && { echo "$p"; return; }; done; }
+# wait_socket PATH: until a back end listens there (at most 10 s).
+wait_socket() {
+	n=0
+	while [ ! -S "$1" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+}
 SETPRIV=$(first_of /usr/local/bin/setpriv /usr/bin/setpriv)
 
 # No back end on the socket: one line, exit 1, no guest started.
@@ -52,8 +57,7 @@ chown -R 1000:1000 "$B"
 	"$B/ringvm-backend" backend blk --socket "$B/blk.sock" \
 	--disk "$B/disk.img" --stats "$B/backend.stats" 2>"$T/backend.err" &
 BE=$!
-n=0
-while [ ! -S "$B/blk.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+wait_socket "$B/blk.sock"
 
 echo "--- e2e/vhost-user-blk-ringvm-backend"
 S=$T/api.sock
@@ -105,8 +109,7 @@ chown 1000:1000 "$B/raw.img"
 	"$B/ringvm-backend" backend blk --socket "$B/raw.sock" \
 	--disk "$B/raw.img" 2>"$T/raw-backend.err" &
 KB=$!
-n=0
-while [ ! -S "$B/raw.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+wait_socket "$B/raw.sock"
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=blkfail" --mem 256M \
 	--disk "vhost-user=$B/raw.sock" --stats "$T/kill.stats" \
@@ -158,8 +161,7 @@ ip addr add 169.254.14.1/24 dev rvtap4
 	"$B/ringvm-backend" backend net --socket "$B/net.sock" --tap rvtap4 \
 	--stats "$B/net-backend.stats" 2>"$T/net-backend.err" &
 NB=$!
-n=0
-while [ ! -S "$B/net.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+wait_socket "$B/net.sock"
 printf '#!/bin/sh\nseq 1 300000\n' >"$T/serve.sh"
 chmod +x "$T/serve.sh"
 rm -f "$T/un-hold"
@@ -200,8 +202,7 @@ qemu-storage-daemon \
 	--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$T/qsd.sock,writable=on" \
 	>"$T/qsd.out" 2>"$T/qsd.err" &
 BE=$!
-n=0
-while [ ! -S "$T/qsd.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+wait_socket "$T/qsd.sock"
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=blkwrite" --mem 256M \
 	--disk "vhost-user=$T/qsd.sock" </dev/null >"$T/qsd-guest.log" 2>"$T/qsd-vm.err"
@@ -227,8 +228,7 @@ echo "hello over virtio-fs" >"$T/share/from-host.txt"
 virtiofsd --socket-path="$T/fs.sock" -o source="$T/share" -o cache=none \
 	-o sandbox=chroot >"$T/virtiofsd.out" 2>"$T/virtiofsd.err" &
 BE=$!
-n=0
-while [ ! -S "$T/fs.sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+wait_socket "$T/fs.sock"
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=virtiofs" --mem 256M \
 	--fs "tag=share,socket=$T/fs.sock" </dev/null >"$T/fs-guest.log" 2>"$T/fs-vm.err"
