@@ -111,22 +111,28 @@ case $line in
 esac
 
 # vhost-user back ends, with frontends nobody here wrote (QEMU, UML) and
-# no KVM: each script reports its own PASS/FAIL lines; a script that dies
-# without reporting is a failure of its own.
+# no KVM: each script reports its own PASS/FAIL lines. Every name its
+# "# tests:" header lists must be reported, and a script that exits non-zero
+# needs a failure to explain it.
 echo "=== vhost-user tier (host, no KVM)"
 for t in tests/vhost/*.sh; do
 	name=$(basename "$t" .sh)
-	bash "$t" "$B/ringvm" "$IMG" >"$LOG/vhost-$name.out" 2>"$LOG/vhost-$name.err"
+	out=$LOG/vhost-$name.out
+	bash "$t" "$B/ringvm" "$IMG" >"$out" 2>"$LOG/vhost-$name.err"
 	rc=$?
-	n=0
+	nfail=0
 	while IFS= read -r line; do
 		case $line in
-		"PASS "*) result PASS "${line#PASS }"; n=$((n + 1)) ;;
-		"FAIL "*) rest=${line#FAIL }; result FAIL "${rest%%: *}" "${rest#*: }"; n=$((n + 1)) ;;
+		"PASS "*) result PASS "${line#PASS }" ;;
+		"FAIL "*) rest=${line#FAIL }; result FAIL "${rest%%: *}" "${rest#*: }"; nfail=$((nfail + 1)) ;;
 		esac
-	done <"$LOG/vhost-$name.out"
-	if [ "$n" = 0 ]; then
-		result FAIL "vhost/$name" "reported nothing (exit status $rc): $(tail -c 300 "$LOG/vhost-$name.err")"
+	done <"$out"
+	for want in $(sed -n 's/^# tests: //p' "$t"); do
+		grep -qE "^(PASS|FAIL) $want(:|\$)" "$out" ||
+			result FAIL "$want" "never reported (exit status $rc): $(tail -c 300 "$LOG/vhost-$name.err")"
+	done
+	if [ "$rc" != 0 ] && [ "$nfail" = 0 ]; then
+		result FAIL "vhost/$name" "exit status $rc with no failed test: $(tail -c 300 "$LOG/vhost-$name.err")"
 	fi
 done
 

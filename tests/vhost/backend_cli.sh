@@ -3,6 +3,13 @@
 # exit status 1, and never clobbers a file it did not create.
 # Prints "PASS vhost/NAME" or "FAIL vhost/NAME: why" lines.
 #   tests/vhost/backend_cli.sh [RINGVM]
+# tests: vhost/backend-no-kind vhost/backend-unknown-kind
+# tests: vhost/backend-no-socket vhost/backend-no-disk
+# tests: vhost/backend-two-disks vhost/backend-missing-image
+# tests: vhost/backend-bad-queue-size vhost/backend-bad-queues
+# tests: vhost/backend-socket-is-a-file vhost/backend-file-untouched
+# tests: vhost/backend-socket-in-use vhost/backend-first-keeps-serving
+# tests: vhost/backend-stale-socket-replaced
 set -u
 cd "$(dirname "$0")/../.."
 RINGVM=${1:-build/ringvm}

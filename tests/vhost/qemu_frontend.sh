@@ -7,6 +7,8 @@
 # second QEMU after the first one exits (a restarted VMM reconnects).
 # Prints "PASS vhost/NAME" or "FAIL vhost/NAME: why" lines.
 #   tests/vhost/qemu_frontend.sh [RINGVM [IMAGES]]
+# tests: vhost/qemu-frontend-blk vhost/qemu-frontend-fsck
+# tests: vhost/qemu-frontend-reconnect vhost/backend-sigterm-stats
 set -u
 cd "$(dirname "$0")/../.."
 RINGVM=${1:-build/ringvm}

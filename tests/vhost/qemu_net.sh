@@ -9,6 +9,10 @@
 # Prints "PASS vhost/NAME" or "FAIL vhost/NAME: why" lines.
 #   tests/vhost/qemu_net.sh [RINGVM [IMAGES]]
 # QEMU_NET_KEEP=1 keeps the work directory (logs, stats) and names it.
+# tests: vhost/qemu-frontend-net-ping
+# tests: vhost/qemu-frontend-net-tcp-guest-to-host
+# tests: vhost/qemu-frontend-net-tcp-host-to-guest
+# tests: vhost/qemu-frontend-net-backend-counters
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 RINGVM=${1:-build/ringvm}
