@@ -74,6 +74,32 @@ static bool deliverable(const struct msix *m, unsigned int v)
 	       !(m->table[v].ctrl & MSIX_VEC_MASKED);
 }
 
+static void mask_changed(struct msix *m)
+{
+	if (m->mask_changed)
+		m->mask_changed(m->mask_opaque);
+}
+
+void msix_set_mask_listener(struct msix *m, void (*fn)(void *), void *opaque)
+{
+	pthread_mutex_lock(&m->lock);
+	m->mask_changed = fn;
+	m->mask_opaque = opaque;
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool msix_deliverable_locked(const struct msix *m, unsigned int v)
+{
+	return v < m->nvec && deliverable(m, v);
+}
+
+int msix_bind_locked(struct msix *m, unsigned int v, int fd, bool on)
+{
+	if (v >= m->nvec || !m->sink.bind)
+		return -1;
+	return m->sink.bind(m->sink.ctx, v, fd, on);
+}
+
 static void fire(struct msix *m, unsigned int v)
 {
 	if (m->sink.fire)
@@ -141,6 +167,7 @@ static void table_write(struct msix *m, uint64_t off, uint32_t val)
 	default:
 		/* Only the mask bit is defined; the rest are reserved. */
 		e->ctrl = val & MSIX_VEC_MASKED;
+		mask_changed(m);
 		if ((m->pba >> v & 1) && deliverable(m, v)) {
 			m->pba &= ~(1ULL << v);
 			fire(m, v);
@@ -212,6 +239,7 @@ void msix_cfg_written(struct msix *m, uint32_t off, uint32_t len)
 		for (v = 0; v < m->nvec; v++)
 			route(m, v);
 	}
+	mask_changed(m);
 	deliver_pending(m);
 	pthread_mutex_unlock(&m->lock);
 }
@@ -273,5 +301,6 @@ void msix_load(struct msix *m, struct state_cursor *c)
 	m->func_masked = ctl & MSIX_CTRL_FUNC_MASK;
 	for (unsigned int v = 0; v < m->nvec; v++)
 		route(m, v);
+	mask_changed(m);
 	pthread_mutex_unlock(&m->lock);
 }

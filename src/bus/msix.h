@@ -22,6 +22,9 @@ struct msix_sink {
 	void (*route)(void *ctx, unsigned int v, uint64_t addr, uint32_t data);
 	/* Deliver vector v now (e.g. write its irqfd). */
 	void (*fire)(void *ctx, unsigned int v);
+	/* Make eventfd fd deliver vector v by itself (on) or stop it (off):
+	 * a KVM irqfd on the vector's GSI. NULL when the sink cannot. */
+	int (*bind)(void *ctx, unsigned int v, int fd, bool on);
 	void *ctx;
 };
 
@@ -38,6 +41,10 @@ struct msix {
 	bool enabled;                /* Message Control bit 15 */
 	bool func_masked;            /* Message Control bit 14 */
 	struct msix_sink sink;
+	/* Told (lock held) whenever a vector may have become deliverable or
+	 * stopped being so: a mask bit, enable, function mask, a restore. */
+	void (*mask_changed)(void *opaque);
+	void *mask_opaque;
 	pthread_mutex_t lock;
 };
 
@@ -61,6 +68,14 @@ void msix_cfg_written(struct msix *m, uint32_t off, uint32_t len);
 /* Signals vector v: fires it, or records it pending if it (or the whole
  * function) is masked or MSI-X is off. v >= nvec is ignored. Any thread. */
 void msix_notify(struct msix *m, unsigned int v);
+
+/* Registers the mask_changed listener (once, before the guest runs). */
+void msix_set_mask_listener(struct msix *m, void (*fn)(void *), void *opaque);
+/* With m->lock held: whether a message on v would reach the CPU now, and
+ * (un)binding an eventfd as v's direct source through the sink (-1 when
+ * the sink cannot, or KVM refused). */
+bool msix_deliverable_locked(const struct msix *m, unsigned int v);
+int msix_bind_locked(struct msix *m, unsigned int v, int fd, bool on);
 
 /* Snapshot: the vector table and pending bits, into / out of the caller's
  * open section. Load after pci_device_load (enable and function mask come

@@ -206,8 +206,9 @@ static const char run_usage_text[] =
 "                       by ringvm); queues=N: N queue pairs on a multi-\n"
 "                       queue TAP (ip tuntap add ... multi_queue), the\n"
 "                       guest spreading its flows over them (at most 16);\n"
-"                       vhost=on: the kernel's vhost-net moves\n"
-"                       the packets (/dev/vhost-net; no snapshots then).\n"
+"                       vhost=on: the kernel's vhost-net moves (one\n"
+"                       instance per pair) the packets (/dev/vhost-net;\n"
+"                       no snapshots then).\n"
 "  --net vhost-user=SOCKET\n"
 "                       virtio-net NIC served by another process over\n"
 "                       vhost-user (ringvm backend net); guest RAM is then\n"
@@ -794,9 +795,6 @@ static int parse_net(char *v, struct vm_config *cfg, struct rv_err *err)
 	}
 	if (!n.tap)
 		return rv_fail(err, "--net: missing tap=IFNAME");
-	if (n.vhost && n.queues > 1)
-		return rv_fail(err, "--net: vhost=on with queues=%u: vhost-net serves one queue pair in ringvm yet",
-			       n.queues);
 	if (check_nic_unique(cfg, &n, err) < 0)
 		return -1;
 	cfg->nic[cfg->nnics++] = n;

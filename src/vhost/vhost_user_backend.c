@@ -745,7 +745,7 @@ struct virtio_queue_host vhu_backend_queue_host(struct vhu_backend *be)
 {
 	return (struct virtio_queue_host){ host_vq, host_kick_fd,
 					   host_queue_irq, host_needs_reset,
-					   be };
+					   NULL, be };
 }
 
 void vhu_backend_set_device(struct vhu_backend *be,

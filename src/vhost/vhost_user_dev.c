@@ -2,8 +2,9 @@
  *
  * Everything happens on the device's own I/O thread: the requests to the
  * back end (a vCPU writing the status register, or the VMM pausing, hand
- * them over with ev_loop_call and wait), call eventfds turned into
- * interrupts, and the socket watched for the back end hanging up. */
+ * them over with ev_loop_call and wait), call eventfds of masked vectors
+ * turned into pending interrupts, and the socket watched for the back end
+ * hanging up. */
 #include "vhost/vhost_user_dev.h"
 
 #include <errno.h>
@@ -256,17 +257,6 @@ static void disconnect(struct vhost_user_dev *d)
 
 /* ---- interrupts and hang-ups (I/O thread) ---- */
 
-static void on_call(void *opaque, uint32_t events)
-{
-	struct call_ctx *c = opaque;
-
-	(void)events;
-	if (virtio_dev_drain(c->d->call[c->q])) {
-		virtio_pci_queue_irq(&c->d->t, c->q);
-		atomic_fetch_add_explicit(&c->d->irqs, 1, memory_order_relaxed);
-	}
-}
-
 static void take_over(struct vhost_user_dev *d);
 
 static void on_hangup(void *opaque, uint32_t events)
@@ -378,27 +368,37 @@ static void stop_queue(struct vhost_user_dev *d, unsigned int q)
 	d->base[q] = (uint16_t)r.p.state.num;
 }
 
+static void unwatch_calls(struct vhost_user_dev *d)
+{
+	struct rv_err err;
+
+	for (unsigned int q = 0; q < d->nqueues; q++)
+		virtio_pci_queue_irqfd(&d->t, q, -1, d->loop, &err);
+}
+
 static void unwatch(struct vhost_user_dev *d)
 {
 	if (!d->watching)
 		return;
-	virtio_dev_unwatch(d->loop, d->call, d->nqueues);
+	unwatch_calls(d);
 	ev_loop_del(d->loop, d->sock);
 	d->watching = false;
 }
 
+/* The call eventfds go to the transport, which makes each the KVM irqfd
+ * of its queue's vector while the guest has that vector unmasked: the
+ * back end's interrupts then reach the guest without waking ringvm. */
 static int watch(struct vhost_user_dev *d, struct rv_err *err)
 {
 	for (unsigned int q = 0; q < d->nqueues; q++)
-		if (ev_loop_add(d->loop, d->call[q], EPOLLIN, on_call, &d->ctx[q],
-				err) < 0)
+		if (virtio_pci_queue_irqfd(&d->t, q, d->call[q], d->loop, err) < 0)
 			goto fail;
 	if (ev_loop_add(d->loop, d->sock, EPOLLRDHUP, on_hangup, d, err) < 0)
 		goto fail;
 	d->watching = true;
 	return 0;
 fail:
-	virtio_dev_unwatch(d->loop, d->call, d->nqueues);
+	unwatch_calls(d);
 	return -1;
 }
 
@@ -793,7 +793,9 @@ void vhost_user_dev_print_stats(struct vhost_user_dev *d, const char *prefix,
 				FILE *out)
 {
 	const struct virtio_dev_stat rows[] = {
-		{ "interrupts", &d->irqs, "count" },
+		{ "failed_request_interrupts", &d->irqs, "count" },
+		{ "interrupts_relayed", &d->t.stats.irqfd_relayed, "count" },
+		{ "irqfd_binds", &d->t.stats.irqfd_binds, "count" },
 		{ "connections", &d->connections, "count" },
 		{ "backend_failures", &d->failures, "count" },
 		{ "failed_requests", &d->failed_requests, "count" },

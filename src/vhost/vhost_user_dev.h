@@ -3,9 +3,12 @@
  * function, feature negotiation and the configuration space; the back end
  * gets guest RAM (a memfd, shared), each queue's rings, the queue's kick
  * eventfd (bound to KVM's ioeventfd, so a guest notification goes from the
- * vCPU to the back end without entering ringvm) and a call eventfd, whose
- * signal ringvm's own I/O thread turns into the queue's MSI-X interrupt
- * (through its KVM irqfd), honouring the guest's vector masks.
+ * vCPU to the back end without entering ringvm) and a call eventfd, which
+ * is the KVM irqfd of the queue's MSI-X vector while the guest leaves
+ * that vector unmasked (so an interrupt goes from the back end to the
+ * vCPU without entering ringvm either), and which ringvm's I/O thread
+ * watches while it is masked, holding the interrupt pending as MSI-X
+ * requires (virtio_pci_queue_irqfd).
  *
  * When the back end goes away, the device says so once on stderr and
  * sets DEVICE_NEEDS_RESET; ringvm runs on. The next time the driver resets

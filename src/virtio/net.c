@@ -14,11 +14,10 @@
  * everything between activate and reset runs on the device's I/O thread.
  *
  * With vhost=on the kernel's vhost-net moves the packets between the rings
- * and the TAP instead (backends/vhost_net.h): the queues' kick eventfds go
- * to it, and its call eventfds come back to this device's I/O thread,
- * which turns them into MSI-X interrupts (honouring the guest's masks).
- * Features, configuration and the TAP's offloads stay here. */
+ * and the TAP instead (net_vhost.c). Features, configuration, the control
+ * queue and the TAP's offloads stay here. */
 #include "virtio/net.h"
+#include "virtio/net_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,151 +29,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "backends/tap.h"
-#include "backends/vhost_net.h"
 #include "util/event_loop.h"
 #include "util/le.h"
 #include "virtio/virtio_dev_common.h"
-
-/* Feature bits (virtio 1.2, 5.1.3). */
-#define VIRTIO_NET_F_CSUM        0
-#define VIRTIO_NET_F_GUEST_CSUM  1
-#define VIRTIO_NET_F_MAC         5
-#define VIRTIO_NET_F_GUEST_TSO4  7
-#define VIRTIO_NET_F_GUEST_TSO6  8
-#define VIRTIO_NET_F_GUEST_ECN   9
-#define VIRTIO_NET_F_HOST_TSO4   11
-#define VIRTIO_NET_F_HOST_TSO6   12
-#define VIRTIO_NET_F_HOST_ECN    13
-#define VIRTIO_NET_F_MRG_RXBUF   15
-#define VIRTIO_NET_F_STATUS      16
-#define VIRTIO_NET_F_CTRL_VQ     17
-#define VIRTIO_NET_F_MQ          22
-
-/* The control queue's one command ringvm serves (5.1.6.5.5). */
-#define VIRTIO_NET_CTRL_MQ               4
-#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET  0
-#define VIRTIO_NET_OK                    0
-#define VIRTIO_NET_ERR                   1
-
-#define VIRTIO_NET_S_LINK_UP     1
-
-/* CTRL_VQ and MQ come only with more than one queue pair: the control
- * queue then exists for VQ_PAIRS_SET, the one command served. */
-#define NET_FEATURES ((1ull << VIRTIO_NET_F_CSUM) |		\
-		      (1ull << VIRTIO_NET_F_GUEST_CSUM) |	\
-		      (1ull << VIRTIO_NET_F_MAC) |		\
-		      (1ull << VIRTIO_NET_F_GUEST_TSO4) |	\
-		      (1ull << VIRTIO_NET_F_GUEST_TSO6) |	\
-		      (1ull << VIRTIO_NET_F_GUEST_ECN) |	\
-		      (1ull << VIRTIO_NET_F_HOST_TSO4) |	\
-		      (1ull << VIRTIO_NET_F_HOST_TSO6) |	\
-		      (1ull << VIRTIO_NET_F_HOST_ECN) |		\
-		      (1ull << VIRTIO_NET_F_MRG_RXBUF) |	\
-		      (1ull << VIRTIO_NET_F_STATUS))
-
-/* struct virtio_net_hdr with num_buffers: always 12 bytes with VERSION_1. */
-#define NET_HDR_LEN       12
-#define NET_HDR_NUMBUF    10
-/* A GSO frame is at most 64 KiB plus link headers; round up generously. */
-#define NET_MAX_PKT       (NET_HDR_LEN + 65536 + 256)
-#define NET_CONFIG_LEN    12
-#define NET_DEFAULT_QSIZE 256
-#define NET_MTU           1500
-/* Packets per handler run before letting the other queue's handler in. */
-#define NET_BUDGET        256
-
-enum { RXQ = 0, TXQ = 1, NET_NQUEUES = 2 };
-/* Queue pairs at most (MSI-X: two vectors a pair, the control queue's and
- * the configuration's within the transport's 64). */
-#define NET_MAX_PAIRS     VIRTIO_NET_MAX_PAIRS
-#define NET_CTRL_IOV      16
-
-struct net_stats {
-	atomic_uint_fast64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	atomic_uint_fast64_t rx_kicks, tx_kicks, irqs;
-	atomic_uint_fast64_t rx_dropped;     /* read from the TAP, not delivered */
-	atomic_uint_fast64_t rx_stalls;      /* TAP unwatched: no RX buffers */
-	atomic_uint_fast64_t rx_bad_chains, tx_bad_chains;
-	atomic_uint_fast64_t tx_dropped;     /* write to the TAP failed */
-};
-
-struct held {
-	uint16_t head;
-	uint32_t len;
-};
-
-/* One receive/transmit queue pair and its TAP queue (multiqueue: one fd
- * per pair on a multi-queue TAP). Touched only on the I/O thread between
- * activate and reset. */
-struct net_pair {
-	struct virtio_net *n;
-	unsigned int idx;           /* queues 2 * idx (RX) and 2 * idx + 1 (TX) */
-	int fd;
-	bool attached;              /* the TAP queue delivers to this fd */
-	struct virtq *vq[NET_NQUEUES];
-	int kick[NET_NQUEUES];
-	bool fd_watched;            /* registered on the loop at all */
-	bool fd_polled;             /* ... with EPOLLIN */
-	bool fd_dead;               /* hung up / errored: never watched again */
-	bool queue_dead[NET_NQUEUES];
-	struct iovec *iov;          /* scratch for pops, qsize entries */
-	struct iovec *rd_iov;       /* readv list, qsize + 1 entries */
-	/* The receive chain waiting for the next packet (kept across drops). */
-	struct virtq_chain first;
-	struct iovec *first_iov;    /* qsize entries */
-	bool have_first;
-	/* A packet larger than `first`, being spread over more chains. */
-	bool rx_pending;
-	size_t pkt_len, pkt_done, bounce_base;
-	struct held *held;          /* qsize entries */
-	unsigned int nheld;
-	/* A bad chain was given back between held ones: they are not the
-	 * last chains taken, so a pause cannot simply untake them. */
-	bool held_gap;
-	uint8_t *bounce;            /* NET_MAX_PKT */
-	uint8_t *txbuf;             /* NET_MAX_PKT: chains with > IOV_MAX segs */
-	atomic_uint_fast64_t rx_packets, tx_packets;   /* this pair's share */
-};
-
-struct virtio_net {
-	struct virtio_pci t;        /* unused when served (no PCI) */
-	bool served;                /* queues served for a vhost-user frontend */
-	struct virtio_queue_host host;
-	struct ev_loop *loop;
-	bool own_fd;
-	bool is_tap;
-	uint16_t qsize;
-	uint8_t config[NET_CONFIG_LEN];
-	uint64_t features;          /* written by set_features, before activate */
-	bool mrg;
-	unsigned int npairs;        /* > 1: multiqueue, with a control queue */
-	unsigned int active;        /* pairs in use (VQ_PAIRS_SET; 1 at start) */
-	atomic_uint requested;      /* the last VQ_PAIRS_SET, for the stats */
-	struct net_pair pair[NET_MAX_PAIRS];
-	/* The control queue (multiqueue only), after the pairs. */
-	struct virtq *ctrl_vq;
-	int ctrl_kick;
-	struct iovec ctrl_iov[NET_CTRL_IOV];
-	/* vhost=on: the kernel's data path, its call eventfds and where
-	 * each queue stopped at a pause. */
-	bool use_vhost;
-	const struct guest_mem *mem;
-	struct vhost_net vh;
-	int call[NET_NQUEUES];
-	uint16_t base[NET_NQUEUES];
-	bool vhost_running;
-	struct net_stats st;
-};
-
-static void stat_add(atomic_uint_fast64_t *c, uint64_t v)
-{
-	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
-}
 
 /* ---- configuration and negotiation (vCPU threads) ---- */
 
@@ -560,8 +421,9 @@ static void pair_attach(struct net_pair *p, bool on)
 		p->attached = on;
 }
 
-/* Pairs [0, k) in use: watched and attached; the others neither. */
-static void set_active(struct virtio_net *n, unsigned int k)
+/* Pairs [0, k) in use: watched and attached; the others neither. With
+ * vhost the kernel watches the TAP; only the attachment is ours. */
+void net_set_active(struct virtio_net *n, unsigned int k)
 {
 	struct rv_err err;
 
@@ -569,7 +431,9 @@ static void set_active(struct virtio_net *n, unsigned int k)
 		struct net_pair *p = &n->pair[i];
 		bool on = i < k;
 
-		if (on && !p->fd_watched && !p->fd_dead && p->vq[RXQ]) {
+		if (n->use_vhost)
+			pair_attach(p, on);
+		else if (on && !p->fd_watched && !p->fd_dead && p->vq[RXQ]) {
 			pair_attach(p, true);
 			if (ev_loop_add(n->loop, p->fd, EPOLLIN, on_tap, p, &err) == 0)
 				p->fd_watched = p->fd_polled = true;
@@ -599,7 +463,7 @@ static uint8_t ctrl_command(struct virtio_net *n, const struct virtq_chain *c)
 	k = get_le16(pairs);
 	if (k < 1 || k > n->npairs)
 		return VIRTIO_NET_ERR;
-	set_active(n, k);
+	net_set_active(n, k);
 	atomic_store(&n->requested, k);
 	return VIRTIO_NET_OK;
 }
@@ -641,90 +505,15 @@ static void on_ctrl_kick(void *opaque, uint32_t events)
 
 /* ---- activate / reset ---- */
 
-static void net_reset(void *dev);
-
-/* ---- vhost-net: the kernel moves the packets (one pair) ---- */
-
-static void on_vhost_call(void *opaque, uint32_t events)
+int net_watch_ctrl(struct virtio_net *n, struct rv_err *err)
 {
-	struct virtio_net *n = opaque;
-
-	(void)events;
-	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-		if (virtio_dev_drain(n->call[q])) {
-			stat_add(&n->st.irqs, 1);
-			n->host.queue_irq(n->host.ctx, q);
-		}
-	}
-}
-
-static int vhost_attach(struct virtio_net *n, struct rv_err *err)
-{
-	for (unsigned int q = 0; q < NET_NQUEUES; q++)
-		if (vhost_net_set_backend(&n->vh, q, n->pair[0].fd, err) < 0)
-			return -1;
-	n->vhost_running = true;
-	return 0;
-}
-
-/* Detaches the TAP (the kernel stops serving) and records where each
- * queue stopped. */
-static void vhost_detach(struct virtio_net *n)
-{
-	struct rv_err err;
-
-	if (!n->vhost_running)
-		return;
-	for (unsigned int q = 0; q < NET_NQUEUES; q++)
-		if (vhost_net_set_backend(&n->vh, q, -1, &err) < 0 ||
-		    vhost_net_queue_base(&n->vh, q, &n->base[q], &err) < 0)
-			fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
-	n->vhost_running = false;
-}
-
-static int vhost_start(struct virtio_net *n, struct rv_err *err)
-{
-	struct net_pair *p = &n->pair[0];
-
-	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-		struct virtq *vq = p->vq[q];
-
-		if (vhost_net_start_queue(&n->vh, q, vq->size, vq->desc,
-					  vq->avail, vq->used, n->base[q],
-					  p->kick[q], n->call[q], err) < 0)
-			return -1;
-	}
-	return vhost_attach(n, err);
-}
-
-static int vhost_activate(struct virtio_net *n)
-{
-	/* What the kernel needs to know of the negotiated features: the
-	 * ring and header layout ones; the offloads are the TAP's. */
-	uint64_t f = n->features & n->vh.features;
-	struct net_pair *p = &n->pair[0];
-	struct rv_err err;
-
-	if (virtio_dev_bind_host(&n->host, NET_NQUEUES, p->vq, p->kick) < 0)
-		return -1;
-	n->base[RXQ] = n->base[TXQ] = 0;
-	if (vhost_net_setup(&n->vh, f, n->mem, &err) < 0 ||
-	    ev_loop_add(n->loop, n->call[RXQ], EPOLLIN, on_vhost_call, n,
-			&err) < 0 ||
-	    ev_loop_add(n->loop, n->call[TXQ], EPOLLIN, on_vhost_call, n,
-			&err) < 0 ||
-	    vhost_start(n, &err) < 0)
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
-	virtio_dev_unwatch(n->loop, n->call, NET_NQUEUES);
-	vhost_detach(n);
-	return -1;
+	if (!n->ctrl_vq)
+		return 0;
+	return ev_loop_add(n->loop, n->ctrl_kick, EPOLLIN, on_ctrl_kick, n, err);
 }
 
 /* Queue q of the device: pair q / 2 (RX, TX), or the control queue. */
-static int bind_all(struct virtio_net *n)
+int net_bind_all(struct virtio_net *n)
 {
 	struct virtq *vq[2 * NET_MAX_PAIRS + 1];
 	int kick[2 * NET_MAX_PAIRS + 1];
@@ -751,8 +540,8 @@ static int net_activate(void *dev)
 	struct rv_err err;
 
 	if (n->use_vhost)
-		return vhost_activate(n);
-	if (bind_all(n) < 0)
+		return net_vhost_activate(n);
+	if (net_bind_all(n) < 0)
 		return -1;
 	n->mrg = n->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	for (unsigned int i = 0; i < n->npairs; i++) {
@@ -772,12 +561,11 @@ static int net_activate(void *dev)
 		    ev_loop_add(n->loop, p->kick[TXQ], EPOLLIN, on_tx_kick, p, &err) < 0)
 			goto fail;
 	}
-	if (n->ctrl_vq &&
-	    ev_loop_add(n->loop, n->ctrl_kick, EPOLLIN, on_ctrl_kick, n, &err) < 0)
+	if (net_watch_ctrl(n, &err) < 0)
 		goto fail;
 	/* One pair until the driver asks for more (5.1.6.5.5). A hung-up
 	 * TAP fd is never watched again. */
-	set_active(n, 1);
+	net_set_active(n, 1);
 	return 0;
 fail:
 	fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
@@ -791,12 +579,7 @@ static void net_reset(void *dev)
 	struct virtio_net *n = dev;
 
 	if (n->use_vhost) {
-		vhost_detach(n);
-		virtio_dev_unwatch(n->loop, n->call, NET_NQUEUES);
-		for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-			virtio_dev_drain(n->call[q]);
-			n->pair[0].vq[q] = NULL;
-		}
+		net_vhost_reset(n);
 		return;
 	}
 	/* After these the handlers are not running and never will again, so
@@ -860,10 +643,7 @@ static void net_pause(void *dev)
 	struct virtio_net *n = dev;
 
 	if (n->use_vhost) {
-		/* The kernel's queues stop where they are; the interrupts of
-		 * what it finished still reach the guest on resume. */
-		vhost_detach(n);
-		ev_loop_pause(n->loop);
+		net_vhost_pause(n);
 		return;
 	}
 	/* Park the I/O thread first, then give the chains back on it (calls
@@ -877,16 +657,10 @@ static void net_pause(void *dev)
 static void net_resume(void *dev)
 {
 	struct virtio_net *n = dev;
-	struct rv_err err;
 
 	ev_loop_resume(n->loop);
-	if (!n->use_vhost || !n->pair[0].vq[RXQ])
-		return;
-	/* Detached, the kernel takes a new base; then the TAP again. */
-	if (vhost_start(n, &err) == 0)
-		return;
-	fprintf(stderr, "ringvm: virtio-net: resuming: %s\n", err.msg);
-	n->host.needs_reset(n->host.ctx);
+	if (n->use_vhost)
+		net_vhost_resume(n);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -947,11 +721,7 @@ static int pair_alloc(struct net_pair *p, uint16_t qs)
 /* Frees what virtio_net_new allocated or opened, after the loop is gone. */
 static void net_release(struct virtio_net *n)
 {
-	if (n->use_vhost)
-		vhost_net_close(&n->vh);
-	for (unsigned int q = 0; q < NET_NQUEUES; q++)
-		if (n->call[q] >= 0)
-			close(n->call[q]);
+	net_vhost_release(n);
 	for (unsigned int i = 0; i < NET_MAX_PAIRS; i++) {
 		struct net_pair *p = &n->pair[i];
 
@@ -965,35 +735,6 @@ static void net_release(struct virtio_net *n)
 		free(p->txbuf);
 	}
 	free(n);
-}
-
-/* vhost=on: the kernel's data path must handle the ring layout ringvm's
- * transport always offers; mergeable buffers only if it has them. */
-static int vhost_setup(struct virtio_net *n, uint64_t *features,
-		       struct rv_err *err)
-{
-	const uint64_t need = 1ull << VIRTIO_F_VERSION_1 |
-			      1ull << VIRTIO_RING_F_EVENT_IDX |
-			      1ull << VIRTIO_RING_F_INDIRECT_DESC;
-
-	if (!n->is_tap)
-		return rv_fail(err, "virtio-net: vhost=on needs a TAP");
-	if (n->npairs > 1)
-		return rv_fail(err, "virtio-net: vhost=on with more than one queue pair is not supported yet");
-	if (vhost_net_open(&n->vh, err) < 0)
-		return -1;
-	n->use_vhost = true;
-	if ((n->vh.features & need) != need)
-		return rv_fail(err, "vhost-net: the kernel lacks VERSION_1, EVENT_IDX or INDIRECT_DESC (features %#llx)",
-			       (unsigned long long)n->vh.features);
-	if (!(n->vh.features & (1ull << VIRTIO_NET_F_MRG_RXBUF)))
-		*features &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF);
-	for (unsigned int q = 0; q < NET_NQUEUES; q++) {
-		n->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (n->call[q] < 0)
-			return rv_fail_errno(err, "eventfd");
-	}
-	return 0;
 }
 
 /* The device without its transport: buffers, config space, the TAP (and
@@ -1014,9 +755,9 @@ static struct virtio_net *net_create(const struct virtio_net_opts *o,
 		n->pair[i].n = n;
 		n->pair[i].idx = i;
 		n->pair[i].fd = -1;
+		n->pair[i].vh.fd = -1;
+		n->pair[i].call[RXQ] = n->pair[i].call[TXQ] = -1;
 	}
-	n->vh.fd = -1;
-	n->call[RXQ] = n->call[TXQ] = -1;
 	n->ctrl_kick = -1;
 	n->mem = mem;
 	if (qs > VIRTQ_MAX_SIZE || (qs & (qs - 1))) {
@@ -1047,7 +788,7 @@ static struct virtio_net *net_create(const struct virtio_net_opts *o,
 	*features = NET_FEATURES;
 	if (np > 1)
 		*features |= 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_MQ;
-	if (o->vhost && vhost_setup(n, features, err) < 0)
+	if (o->vhost && net_vhost_setup(n, features, err) < 0)
 		goto fail;
 	n->loop = ev_loop_new("virtio-net", err);
 	if (!n->loop || ev_loop_start(n->loop, err) < 0)
@@ -1158,6 +899,17 @@ void virtio_net_print_stats(struct virtio_net *n, const char *prefix,
 	/* 1: the kernel's vhost-net moved the packets (the packet and byte
 	 * counters above then stay 0: ringvm never sees them). */
 	fprintf(out, "%s_vhost %d flag\n", prefix, n->use_vhost);
+	if (n->use_vhost) {
+		/* The kernel's interrupts: how many ringvm had to relay (a
+		 * masked vector), and how often KVM took a call eventfd as
+		 * the vector's irqfd and so delivered them alone. */
+		const struct virtio_dev_stat irq_rows[] = {
+			{ "interrupts_relayed", &n->t.stats.irqfd_relayed, "interrupts" },
+			{ "irqfd_binds", &n->t.stats.irqfd_binds, "count" },
+		};
+
+		virtio_dev_print_stats(out, prefix, irq_rows, 2);
+	}
 	/* Multiqueue: how many pairs the driver last asked for (0: never
 	 * asked, one pair), and how the traffic spread over them. */
 	fprintf(out, "%s_queue_pairs_requested %u pairs\n", prefix,
@@ -1186,7 +938,7 @@ static void restore_active(void *arg)
 {
 	struct active_call *a = arg;
 
-	set_active(a->n, a->k);
+	net_set_active(a->n, a->k);
 }
 
 /* 2: the queue pairs in use follow the config space. */

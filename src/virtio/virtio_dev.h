@@ -9,6 +9,9 @@
 
 #include "virtio/virtqueue.h"
 
+struct ev_loop;
+struct rv_err;
+
 #define VIRTIO_ID_NET     1
 #define VIRTIO_ID_BLOCK   2
 #define VIRTIO_ID_CONSOLE 3
@@ -62,6 +65,11 @@ struct virtio_queue_host {
 	/* The device cannot go on (a broken ring): tell the driver
 	 * (DEVICE_NEEDS_RESET, virtio 1.2, 2.1.2). Any thread. */
 	void (*needs_reset)(void *ctx);
+	/* Queue q's interrupts come from eventfd fd that another party (the
+	 * kernel's vhost) signals; the host delivers them itself, watching
+	 * fd on loop l where it must. fd -1 ends it. NULL: not supported. */
+	int (*queue_irqfd)(void *ctx, unsigned int q, int fd,
+			   struct ev_loop *l, struct rv_err *err);
 	void *ctx;
 };
 

@@ -389,6 +389,10 @@ static void queue_write(struct virtio_pci *t, struct virtio_pci_queue *q,
 {
 	if (off == CC_Q_MSIX) {
 		atomic_store(&q->msix_vector, vector_or_none(t, v));
+		/* A queue with an outside interrupt source follows its vector. */
+		pthread_mutex_lock(&t->msix.lock);
+		virtio_pci_irqfd_sync(t);
+		pthread_mutex_unlock(&t->msix.lock);
 		return;
 	}
 	/* 4.1.4.3.2: queues are configured before being enabled, and all
@@ -715,8 +719,11 @@ int virtio_pci_init(struct virtio_pci *t, const struct virtio_pci_config *cfg,
 		return -1;
 	memset(t, 0, sizeof(*t));
 	t->cfg = *cfg;
-	for (i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+	for (i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++) {
 		t->queue[i].kick_fd = -1;
+		t->queue[i].irqfd = (struct virtio_pci_irqfd){ .fd = -1,
+			.bound = -1, .t = t, .q = i };
+	}
 
 	/* 4.1.2.1: modern-only device: ID 0x1040 + type, revision >= 1. */
 	pci_device_init(&t->pci, VIRTIO_PCI_VENDOR, id, cfg->class_code, 1,
@@ -741,6 +748,7 @@ int virtio_pci_init(struct virtio_pci *t, const struct virtio_pci_config *cfg,
 			return -1;
 		}
 	}
+	msix_set_mask_listener(&t->msix, virtio_pci_irqfd_sync, t);
 	t->pci.cfg_written = cfg_written;
 	t->pci.cfg_written_dev = t;
 	t->offered = (cfg->features | TRANSPORT_FEATURES) &
@@ -783,8 +791,15 @@ static void host_needs_reset(void *ctx)
 	virtio_pci_needs_reset(ctx);
 }
 
+static int host_queue_irqfd(void *ctx, unsigned int q, int fd,
+			    struct ev_loop *l, struct rv_err *err)
+{
+	return virtio_pci_queue_irqfd(ctx, q, fd, l, err);
+}
+
 struct virtio_queue_host virtio_pci_queue_host(struct virtio_pci *t)
 {
 	return (struct virtio_queue_host){ host_vq, host_kick_fd,
-					   host_queue_irq, host_needs_reset, t };
+					   host_queue_irq, host_needs_reset,
+					   host_queue_irqfd, t };
 }

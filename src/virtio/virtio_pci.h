@@ -52,6 +52,20 @@
 #define VIRTIO_PCI_PBA_OFF       0x5000
 #define VIRTIO_PCI_MAX_QUEUES    64       /* notify area / MSI-X limits */
 
+struct virtio_pci;
+struct ev_loop;
+
+/* A queue's interrupts from an eventfd someone else signals (the kernel's
+ * vhost, a vhost-user back end): see virtio_pci_queue_irqfd. Under
+ * msix.lock. */
+struct virtio_pci_irqfd {
+	int fd;                   /* -1: none */
+	int bound;                /* vector fd is a KVM irqfd of; -1: watched */
+	struct ev_loop *loop;
+	struct virtio_pci *t;
+	unsigned int q;
+};
+
 struct virtio_pci_queue {
 	uint16_t size;            /* driver-chosen size, <= queue_max */
 	atomic_uint_least16_t msix_vector;  /* read by irq paths unlocked */
@@ -59,12 +73,17 @@ struct virtio_pci_queue {
 	uint64_t desc, driver, device;
 	struct virtq vq;          /* valid while the device is active */
 	int kick_fd;              /* eventfd the driver's notify signals */
+	struct virtio_pci_irqfd irqfd;
 };
 
 struct virtio_pci_stats {
 	atomic_uint_fast64_t irqs;        /* interrupts sent (queue + config) */
 	atomic_uint_fast64_t mmio_kicks;  /* notifies that came through the BAR
 					   * handler (i.e. not via ioeventfd) */
+	/* Outside interrupt sources (virtio_pci_queue_irqfd): signals that
+	 * woke ringvm (masked vector, no KVM), and bindings to KVM. */
+	atomic_uint_fast64_t irqfd_relayed;
+	atomic_uint_fast64_t irqfd_binds;
 };
 
 struct virtio_pci_config {
@@ -125,6 +144,21 @@ void virtio_pci_config_irq(struct virtio_pci *t);
 /* The device cannot go on (e.g. a broken ring): DEVICE_NEEDS_RESET and a
  * configuration interrupt, as virtio 1.2 2.1.2 describes. Any thread. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
+/* Queue q's interrupts come from eventfd fd, which someone other than
+ * ringvm signals (the kernel's vhost, a vhost-user back end). While the
+ * queue's MSI-X vector can be delivered, fd is a KVM irqfd of the vector,
+ * so an interrupt wakes no ringvm thread; while the vector is masked, or
+ * MSI-X is off, or KVM cannot bind it, loop l watches fd and the
+ * interrupt goes through msix_notify (pending until unmasked), as the
+ * MSI-X rules ask. The binding follows the guest's mask and vector
+ * changes. fd -1 ends it (the caller then owns fd again). Not under
+ * msix.lock. */
+int virtio_pci_queue_irqfd(struct virtio_pci *t, unsigned int q, int fd,
+			   struct ev_loop *l, struct rv_err *err);
+/* Whether queue q's fd is bound to KVM right now (tests, stats). */
+bool virtio_pci_queue_irqfd_bound(struct virtio_pci *t, unsigned int q);
+/* The transport's MSI-X mask listener (virtio_pci_init installs it). */
+void virtio_pci_irqfd_sync(void *t);
 /* The four above as a device's queue host. */
 struct virtio_queue_host virtio_pci_queue_host(struct virtio_pci *t);
 

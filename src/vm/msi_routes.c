@@ -105,6 +105,19 @@ static void fire(void *ctx, unsigned int vec)
 	}
 }
 
+/* A second irqfd on the vector's GSI: KVM takes several eventfds per GSI,
+ * and the route the guest programmed applies to each. */
+static int bind(void *ctx, unsigned int vec, int fd, bool on)
+{
+	struct msi_vectors *v = ctx;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = v->gsi_base + vec,
+				   .flags = on ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+
+	if (vec >= v->n || fd < 0)
+		return -1;
+	return ioctl(v->router->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -1 : 0;
+}
+
 int msi_vectors_alloc(struct msi_router *r, unsigned int n,
 		      struct msi_vectors *v, struct rv_err *err)
 {
@@ -162,5 +175,6 @@ void msi_vectors_free(struct msi_vectors *v)
 
 struct msix_sink msi_vectors_sink(struct msi_vectors *v)
 {
-	return (struct msix_sink){ .route = route, .fire = fire, .ctx = v };
+	return (struct msix_sink){ .route = route, .fire = fire, .bind = bind,
+				   .ctx = v };
 }

@@ -288,12 +288,12 @@ static void test_net_forms(void **state)
 static void test_vhost_forms(void **state)
 {
 	struct result *r = *state;
-	PARSE(r, "run", "--kernel", "k", "--net", "tap=t0,vhost=on,queues=1",
+	PARSE(r, "run", "--kernel", "k", "--net", "tap=t0,vhost=on,queues=2",
 	      "--net", "vhost-user=/run/n.sock", "--disk", "vhost-user=/run/d.sock",
 	      "--disk", "plain.img", "--fs", "socket=/run/fs.sock,tag=share");
 	expect_ok(r, CLI_RUN);
 	assert_true(r->o.cfg.nic[0].vhost);
-	assert_int_equal(r->o.cfg.nic[0].queues, 1);
+	assert_int_equal(r->o.cfg.nic[0].queues, 2);
 	assert_false(r->o.cfg.nic[0].vhost_user);
 	assert_true(r->o.cfg.nic[1].vhost_user);
 	assert_string_equal(r->o.cfg.nic[1].tap, "/run/n.sock");
@@ -480,7 +480,6 @@ static const struct bad_case bad[] = {
 	{ ARGS("run", "--kernel", "k", "--net", "vhost-user="), "missing the socket path" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,queues=0"), "not a number from 1" },
 	{ ARGS("run", "--kernel", "k", "--net", "tap=a,queues=17"), "at most 16 queue pairs" },
-	{ ARGS("run", "--kernel", "k", "--net", "tap=a,queues=2,vhost=on"), "vhost-net serves one queue pair" },
 	{ ARGS("run", "--kernel", "k", "--net", "vhost-user=/s,mac=52:54:00:12:34:56"), "no options go with a vhost-user NIC" },
 	{ ARGS("run", "--kernel", "k", "--disk", "vhost-user=/s,ro"), "no options go with a vhost-user disk" },
 	{ ARGS("run", "--kernel", "k", "--disk", "vhost-user="), "missing the socket path" },

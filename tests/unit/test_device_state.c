@@ -506,8 +506,9 @@ static void pci_rig_init(struct pci_rig *g, uint16_t device_id,
 	assert_int_equal(pci_device_add_cap(&g->d, cap, wm, sizeof(cap),
 					    &g->vcap, &err), 0);
 	assert_int_equal(msix_init(&g->m, &g->d, nvec, 0, P_TABLE, P_PBA,
-				   (struct msix_sink){ log_route, log_fire,
-						       &g->log }, &err), 0);
+				   (struct msix_sink){ .route = log_route,
+						       .fire = log_fire,
+						       .ctx = &g->log }, &err), 0);
 	g->d.cfg_written = cfg_hook;
 	g->d.cfg_written_dev = &g->m;
 	pci_host_init(&g->host, P_MMIO, 0xfebfffffull, 0x1000, 0xffff);

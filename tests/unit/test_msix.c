@@ -98,7 +98,7 @@ static int setup(void **state)
 	if (pci_device_add_bar(&f->pci, 0, 0x8000, false, false, bar_fn, f,
 			       "bar0", &err) < 0)
 		return -1;
-	sink = (struct msix_sink){ rec_route, rec_fire, &f->rec };
+	sink = (struct msix_sink){ .route = rec_route, .fire = rec_fire, .ctx = &f->rec };
 	f->rec.m = &f->m;
 	if (msix_init(&f->m, &f->pci, NVEC, 0, TABLE_OFF, PBA_OFF, sink,
 		      &err) < 0) {

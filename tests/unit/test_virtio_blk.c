@@ -273,7 +273,7 @@ static uint64_t stat_of(struct fx *f, const char *name);
 
 static void start_opts(struct fx *f, struct virtio_blk_opts o)
 {
-	struct msix_sink sink = { sink_route, sink_fire, &f->log };
+	struct msix_sink sink = { .route = sink_route, .fire = sink_fire, .ctx = &f->log };
 	struct rv_err err;
 
 	o.path = f->path;
@@ -1258,7 +1258,7 @@ static void *new_without_uring(void *opaque)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { sizeof(filt) / sizeof(filt[0]), filt };
-	struct msix_sink sink = { sink_route, sink_fire, &a->f->log };
+	struct msix_sink sink = { .route = sink_route, .fire = sink_fire, .ctx = &a->f->log };
 	struct virtio_blk_opts o = { .path = a->f->path, .queue_size = QSIZE };
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -1297,7 +1297,7 @@ static void test_uring_unavailable_falls_back(void **state)
 static void test_bad_images(void **state)
 {
 	struct fx *f = *state;
-	struct msix_sink sink = { sink_route, sink_fire, &f->log };
+	struct msix_sink sink = { .route = sink_route, .fire = sink_fire, .ctx = &f->log };
 	struct virtio_blk_opts o = { .path = "/nonexistent/disk.img" };
 	char empty[] = "/var/tmp/ringvm-blk-empty-XXXXXX";
 	struct rv_err err;

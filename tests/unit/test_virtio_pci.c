@@ -12,8 +12,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "util/event_loop.h"
 #include "virtio/virtio_pci.h"
 #include "unit/virtq_driver.c"
 
@@ -160,6 +162,11 @@ struct sink_rec {
 	uint64_t addr[MSIX_MAX_VECTORS];
 	uint32_t data[MSIX_MAX_VECTORS];
 	unsigned int bad_vector;     /* recorded: called under msix.lock */
+	/* bind: which vector each fd (< 64) is a direct source of, -1 none;
+	 * refuse makes it fail as KVM would. */
+	int bound_to[64];
+	unsigned int binds, unbinds;
+	bool refuse;
 };
 
 static void sink_route(void *ctx, unsigned int v, uint64_t addr, uint32_t data)
@@ -187,6 +194,28 @@ static void sink_fire(void *ctx, unsigned int v)
 	s->total_fired++;
 }
 
+static int sink_bind(void *ctx, unsigned int v, int fd, bool on)
+{
+	struct sink_rec *s = ctx;
+
+	if (v >= MSIX_MAX_VECTORS || fd < 0 || fd >= 64) {
+		s->bad_vector++;
+		return -1;
+	}
+	if (on) {
+		if (s->refuse)
+			return -1;
+		assert_int_equal(s->bound_to[fd], -1);   /* never twice */
+		s->bound_to[fd] = (int)v;
+		s->binds++;
+	} else {
+		assert_int_equal(s->bound_to[fd], (int)v);
+		s->bound_to[fd] = -1;
+		s->unbinds++;
+	}
+	return 0;
+}
+
 struct fixture {
 	struct guest_mem mem;
 	struct fake_dev dev;
@@ -210,7 +239,7 @@ static struct virtio_pci_config make_config(struct fixture *f)
 		.dev = &f->dev,
 		.mem = &f->mem,
 		.sink = { .route = sink_route, .fire = sink_fire,
-			  .ctx = &f->sink },
+			  .bind = sink_bind, .ctx = &f->sink },
 	};
 }
 
@@ -226,6 +255,8 @@ static int setup(void **state)
 		return -1;
 	for (i = 0; i < CONFIG_LEN; i++)
 		f->dev.config[i] = (uint8_t)(0xc0 + i);
+	for (i = 0; i < 64; i++)
+		f->sink.bound_to[i] = -1;
 	f->dev.t = &f->t;
 	c = make_config(f);
 	if (virtio_pci_init(&f->t, &c, &err) < 0) {
@@ -1175,6 +1206,92 @@ static void test_interrupts_reach_sink(void **state)
 	assert_int_equal(f->sink.fired[3], 2);
 }
 
+/* An outside interrupt source (a vhost back end's call eventfd) is the
+ * vector's KVM irqfd exactly while the vector is deliverable; while it is
+ * masked the loop relays a signal into the pending bit. */
+static void test_irqfd_follows_masks(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_pci *t = &f->t;
+	uint8_t cap = find_cap(t, PCI_CAP_ID_MSIX);
+	struct ev_loop *l;
+	struct rv_err err;
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	assert_true(efd >= 0 && efd < 64);
+	l = ev_loop_new("test", &err);
+	assert_non_null(l);
+	assert_int_equal(linux_init(f, ~0ULL, 0), ACK | DRV | FEAT_OK | DRV_OK);
+
+	/* MSI-X off: watched, a signal is held pending. */
+	assert_int_equal(virtio_pci_queue_irqfd(t, 0, efd, l, &err), 0);
+	assert_false(virtio_pci_queue_irqfd_bound(t, 0));
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(ev_loop_run_once(l, 100), 1);
+	assert_int_equal(bar_rd(t, VIRTIO_PCI_PBA_OFF, 8), 1u << 1);
+	assert_int_equal(t->stats.irqfd_relayed, 1);
+
+	/* Enabled: the pending message goes out and the fd becomes queue
+	 * 0's vector's irqfd; the loop no longer hears it. */
+	enable_msix(t);
+	assert_int_equal(f->sink.fired[1], 1);
+	assert_true(virtio_pci_queue_irqfd_bound(t, 0));
+	assert_int_equal(f->sink.bound_to[efd], 1);
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(ev_loop_run_once(l, 0), 0);
+	assert_int_equal(f->sink.fired[1], 1);
+	assert_int_equal(read(efd, &one, 8), 8);    /* what KVM would take */
+
+	/* The vector masked: unbound and watched again; unmasked: the
+	 * pending one fires and the fd is bound again. */
+	bar_wr(t, VIRTIO_PCI_MSIX_OFF + 16 * 1 + 12, 4, 1);
+	assert_false(virtio_pci_queue_irqfd_bound(t, 0));
+	assert_int_equal(f->sink.bound_to[efd], -1);
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(ev_loop_run_once(l, 100), 1);
+	assert_int_equal(f->sink.fired[1], 1);
+	assert_int_equal(bar_rd(t, VIRTIO_PCI_PBA_OFF, 8), 1u << 1);
+	bar_wr(t, VIRTIO_PCI_MSIX_OFF + 16 * 1 + 12, 4, 0);
+	assert_int_equal(f->sink.fired[1], 2);
+	assert_int_equal(f->sink.bound_to[efd], 1);
+
+	/* The driver moves the queue to another vector: the binding follows. */
+	bar_wr(t, Q_SELECT, 2, 0);
+	bar_wr(t, Q_MSIX, 2, 3);
+	assert_int_equal(f->sink.bound_to[efd], 3);
+	bar_wr(t, Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
+	assert_int_equal(f->sink.bound_to[efd], -1);
+	bar_wr(t, Q_MSIX, 2, 1);
+	assert_int_equal(f->sink.bound_to[efd], 1);
+
+	/* The function mask unbinds every source, its release binds. */
+	cfg_wr(t, cap + 2u, 2, 0xc000);
+	assert_int_equal(f->sink.bound_to[efd], -1);
+	cfg_wr(t, cap + 2u, 2, 0x8000);
+	assert_int_equal(f->sink.bound_to[efd], 1);
+
+	/* KVM refusing: the loop relays, nothing is lost. */
+	f->sink.refuse = true;
+	bar_wr(t, Q_MSIX, 2, 2);
+	assert_false(virtio_pci_queue_irqfd_bound(t, 0));
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(ev_loop_run_once(l, 100), 1);
+	assert_int_equal(f->sink.fired[2], 1);
+	f->sink.refuse = false;
+
+	/* Ending it leaves the fd to its owner, unbound and unwatched. */
+	bar_wr(t, Q_MSIX, 2, 1);
+	assert_int_equal(virtio_pci_queue_irqfd(t, 0, -1, l, &err), 0);
+	assert_int_equal(f->sink.bound_to[efd], -1);
+	assert_int_equal(f->sink.binds, f->sink.unbinds);
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(ev_loop_run_once(l, 0), 0);
+	assert_int_equal(ev_loop_registrations(l), 0);
+	ev_loop_free(l);
+	close(efd);
+}
+
 /* ---- device configuration ---- */
 
 static void test_device_config_bounds(void **state)
@@ -1387,6 +1504,7 @@ int main(void)
 		T(test_isr_read_clears),
 		T(test_msix_vector_assignment),
 		T(test_interrupts_reach_sink),
+		T(test_irqfd_follows_masks),
 		T(test_device_config_bounds),
 		T(test_pci_cfg_window),
 		T(test_hostile_sweep),

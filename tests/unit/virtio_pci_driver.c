@@ -55,7 +55,7 @@ static void vpd_msix_fire(void *ctx, unsigned int v)
 
 struct msix_sink vpd_msix_sink(struct vpd *d)
 {
-	return (struct msix_sink){ vpd_msix_route, vpd_msix_fire, d };
+	return (struct msix_sink){ .route = vpd_msix_route, .fire = vpd_msix_fire, .ctx = d };
 }
 
 void vpd_bar_write(struct virtio_pci *t, uint64_t off, uint64_t v,

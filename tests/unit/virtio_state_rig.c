@@ -34,7 +34,7 @@ static void sink_fire(void *ctx, unsigned int v)
 struct msix_sink rig_sink_of(struct rig_sink *s)
 {
 	memset(s, 0, sizeof(*s));
-	return (struct msix_sink){ sink_route, sink_fire, s };
+	return (struct msix_sink){ .route = sink_route, .fire = sink_fire, .ctx = s };
 }
 
 unsigned int rig_fired(struct rig_sink *s, unsigned int v)
