@@ -11,7 +11,7 @@ i=1
 while [ $i -le "$ROUNDS" ]; do
 	$P randread img "$SECS" | sed 's/^/NATIVE /'
 	$P seqread img "$SECS" | sed 's/^/NATIVE /'
-	timeout 120 $P tcp-recv 5202 1 | grep tcp_mbps | sed 's/^/NATIVE /' &
+	timeout 120 $P tcp-recv 5202 1 | grep "tcp_mbps\|tcp_empty" | sed 's/^/NATIVE /' &
 	$P tcp-send 127.0.0.1 5202 "$SECS"
 	wait
 	i=$((i + 1))

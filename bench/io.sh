@@ -79,6 +79,10 @@ if grep -q '^VHOST RESULT' "$B/io.clean"; then
 		share net_vhost_tcp_ratio_vs_peer "${v%% *}" "${p%% *}"
 	fi
 fi
+empty=$(grep -c 'RESULT tcp_empty_connection' "$B/io.clean" || true)
+if [ "$empty" -gt 0 ]; then
+	echo "# $empty TCP runs carried no data: no sample, left out of the medians"
+fi
 echo "# per-request figures over the whole guest run (boot included)"
 per blk_notifications_per_request "$(stat_of blk0_kicks)" "$(stat_of blk0_requests)" ratio
 per blk_interrupts_per_request "$(stat_of blk0_interrupts)" "$(stat_of blk0_requests)" ratio

@@ -121,8 +121,12 @@ static int tcp_recv(int port, int count)
 		}
 		t1 = now();
 		close(c);
-		printf("RESULT tcp_mbps %.1f MB/s\n",
-		       t1 > t0 ? bytes / (t1 - t0) / 1e6 : 0.0);
+		/* A connection that carried nothing is no throughput sample. */
+		if (bytes == 0 || t1 <= t0)
+			printf("RESULT tcp_empty_connection 1 count\n");
+		else
+			printf("RESULT tcp_mbps %.1f MB/s\n",
+			       bytes / (t1 - t0) / 1e6);
 		fflush(stdout);
 	}
 	return 0;

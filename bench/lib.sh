@@ -1,21 +1,22 @@
 # Shared by the bench/*.sh scripts (bash): summarising runs, and bringing
 # QEMU into the harness as the peer.
 
-# median_min_max FMT: numbers on stdin -> "median min max", each printed with
-# the printf format FMT (e.g. %d, %.1f); "n/a n/a n/a" when there are none.
+# median_min_max FMT: numbers on stdin -> "median min max n", the first
+# three printed with the printf format FMT (e.g. %d, %.1f), n the number of
+# samples; "n/a n/a n/a 0" when there are none.
 median_min_max() {
 	sort -g | awk -v f="$1" '{ v[NR] = $1 } END {
-		if (NR == 0) { print "n/a n/a n/a"; exit }
+		if (NR == 0) { print "n/a n/a n/a 0"; exit }
 		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-		printf f " " f " " f "\n", m, v[1], v[NR] }'
+		printf f " " f " " f " %d\n", m, v[1], v[NR], NR }'
 }
 
-# figure NAME "median min max" UNIT: the figure as "NAME VALUE UNIT", then
-# its range as a comment line.
+# figure NAME "median min max n" UNIT: the figure as "NAME VALUE UNIT", then
+# its range and how many samples it rests on as a comment line.
 figure() {
 	set -- "$1" $2 "$3"
-	echo "$1 $2 $5"
-	echo "# $1: min $3 max $4"
+	echo "$1 $2 $6"
+	echo "# $1: min $3 max $4, $5 samples"
 }
 
 # qemu_peer FIRMWARE...: sets the array PEER to the harness flags that bring

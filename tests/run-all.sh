@@ -25,35 +25,19 @@ result() { # result PASS|FAIL name [reason]
 }
 
 echo "=== unit tier (ASan+UBSan)"
+. tests/tap_verdict.sh
 for t in $B/tests/unit/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$LOG/$name.tap" 2>"$LOG/$name.err"
 	rc=$?
-	# A binary must report every test of its plan ("1..N"), and a
-	# non-zero exit needs a failed test to explain it: a crash after the
-	# last report, or after a skip, is a failure of its own.
-	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$LOG/$name.tap" | head -n 1)
-	n=0 nfail=0
 	while IFS= read -r line; do
 		case $line in
-		"ok "*"# SKIP"* | "not ok "*"# SKIP"*)
-			# cmocka's skip(): the environment lacks something (e.g. no
-			# pseudo-terminals in a chroot); shown, not counted as run.
-			skip=$((skip + 1)); n=$((n + 1))
-			echo "SKIP unit/$name/${line#*# SKIP}" ;;
-		"ok "*)
-			result PASS "unit/$name/${line#ok * - }"; n=$((n + 1)) ;;
-		"not ok "*)
-			result FAIL "unit/$name/${line#not ok * - }" "see $LOG/$name.tap"
-			n=$((n + 1)); nfail=$((nfail + 1)) ;;
+		"SKIP "*) skip=$((skip + 1)); echo "$line" ;;
+		"PASS "*) result PASS "${line#PASS }" ;;
+		"FAIL "*) rest=${line#FAIL }; result FAIL "${rest%%: *}" "${rest#*: }" ;;
 		esac
-	done <"$LOG/$name.tap"
-	if [ -z "$plan" ] || [ "$n" != "$plan" ]; then
-		result FAIL "unit/$name" "reported $n of ${plan:-an unknown number of} tests (exit status $rc): $(tail -c 400 "$LOG/$name.err")"
-	elif [ "$rc" != 0 ] && [ "$nfail" = 0 ]; then
-		result FAIL "unit/$name" "exit status $rc with no failed test: $(tail -c 400 "$LOG/$name.err")"
-	fi
+	done < <(tap_verdict "$name" "$LOG/$name.tap" "$rc" "$LOG/$name.err")
 done
 
 echo "=== host tier (ringvm binary)"
@@ -103,12 +87,15 @@ else
 	result FAIL host/overhead-report "$(grep -E '^(FAIL|ERROR):|Error' "$LOG/overhead-report.log" | head -n 3 | tr '\n' ' ')"
 fi
 
-# The harness's verdicts on L1 kernel panics (which are retried).
-line=$(bash tests/tools/panic_verdicts.sh 2>&1 | tail -n 1)
-case $line in
-"PASS host/harness-panic-verdicts") result PASS host/harness-panic-verdicts ;;
-*) result FAIL host/harness-panic-verdicts "${line#*: }" ;;
-esac
+# The harness's verdicts on L1 kernel panics (which are retried), and this
+# runner's own on unit binaries that crash, skip or stop short.
+for check in panic_verdicts:harness-panic-verdicts tap_verdicts:runner-tap-verdicts; do
+	line=$(bash "tests/tools/${check%%:*}.sh" 2>&1 | tail -n 1)
+	case $line in
+	"PASS host/${check#*:}") result PASS "host/${check#*:}" ;;
+	*) result FAIL "host/${check#*:}" "${line#*: }" ;;
+	esac
+done
 
 # vhost-user back ends, with frontends nobody here wrote (QEMU, UML) and
 # no KVM: each script reports its own PASS/FAIL lines. Every name its

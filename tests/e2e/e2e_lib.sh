@@ -6,6 +6,11 @@
 ok() { echo "PASS e2e/$1"; }
 bad() { echo "FAIL e2e/$1: $2"; }
 
+# client ARGS...: a ringvm command that talks to a running one (pause,
+# snapshot, migrate...) or makes a file, bounded like everything here: a
+# hang ends in status 124, which no check accepts.
+client() { timeout -k 5 "$LIMIT" ringvm "$@"; }
+
 # api SOCK METHOD PATH [BODY]: the HTTP status on stdout, the body in
 # $T/resp. Exactly the requests Firecracker's getting-started guide shows.
 api() {

@@ -131,7 +131,7 @@ else
 fi
 
 # 2. Pause: the counter stops (for 3 s of host time); resume: it goes on.
-ringvm pause --api-sock "$S" 2>"$T/pause.err"
+client pause --api-sock "$S" 2>"$T/pause.err"
 p_rc=$?
 t_paused=$(last_tick "$T/boot.log")
 api "$S" GET / >/dev/null
@@ -144,7 +144,7 @@ if [ $p_rc = 0 ] && [ "$state" = Paused ] && [ -n "$t_paused" ] &&
 else
 	bad pause-stops-guest "pause status $p_rc ($(cat "$T/pause.err")), state $state, tick $t_paused then $t_later"
 fi
-ringvm resume --api-sock "$S" 2>"$T/resume.err"
+client resume --api-sock "$S" 2>"$T/resume.err"
 r_rc=$?
 if [ $r_rc = 0 ] && wait_tick "$T/boot.log" $((t_paused + 2)); then
 	ok resume-continues

@@ -67,9 +67,9 @@ incoming() {
 
 # 1. A template that leaves out AVX2, made the way a fleet's is: this
 #    host's features and a host without AVX2, intersected.
-ringvm cpu-features --out "$T/host.json" 2>"$T/features.err"
+client cpu-features --out "$T/host.json" 2>"$T/features.err"
 state-tool features-without "$T/host.json" avx2 >"$T/other.json" 2>>"$T/features.err"
-ringvm cpu-template "$T/host.json" "$T/other.json" --out "$T/fleet.json" 2>>"$T/features.err"
+client cpu-template "$T/host.json" "$T/other.json" --out "$T/fleet.json" 2>>"$T/features.err"
 
 ringvm run --api-sock "$T/src.sock" --kernel vmlinux --initrd initrd.cpio.gz \
 	--cpus 1 --mem 256M --disk "$T/disk.ext4" --cpu-template "$T/fleet.json" \
@@ -92,7 +92,7 @@ fi
 wait_tick "$T/src.log" 5
 incoming dst unix:"$T/mig1.sock" --net-override net0=rvtap3 --api-sock "$T/dst.sock"
 dst=$dpid
-ringvm migrate --api-sock "$T/src.sock" --to unix:"$T/mig1.sock" \
+client migrate --api-sock "$T/src.sock" --to unix:"$T/mig1.sock" \
 	>"$T/mig1.out" 2>"$T/mig1.err"
 mrc=$?
 net_at_mig=$(wc -l <"$T/net_rx.txt")
@@ -157,7 +157,7 @@ fi
 #    their own CPU template masks (AVX2, which this host has, against a
 #    destination started with the fleet template): a source offering such
 #    a CPUID (from a snapshot of this guest) gets NACK naming it.
-ringvm snapshot --api-sock "$T/dst.sock" --state "$T/s.state" --mem "$T/s.mem" \
+client snapshot --api-sock "$T/dst.sock" --state "$T/s.state" --mem "$T/s.mem" \
 	>/dev/null 2>"$T/snap.err"
 cp "$T/s.state" "$T/s2.state"
 state-tool add-feature "$T/s.state" avx512f 2>>"$T/snap.err"

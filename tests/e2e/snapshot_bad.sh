@@ -133,9 +133,9 @@ fi
 # A ringvm started with a CPU template (a fleet's, here without AVX2)
 # refuses over its API a snapshot whose guest was shown AVX2, as `ringvm
 # restore --cpu-template` and an incoming migration do, and stays fresh.
-ringvm cpu-features --out "$T/host.json" 2>"$T/tmpl.err"
+timeout -k 5 "$LIMIT" ringvm cpu-features --out "$T/host.json" 2>"$T/tmpl.err"
 ./state-tool features-without "$T/host.json" avx2 >"$T/other.json" 2>>"$T/tmpl.err"
-ringvm cpu-template "$T/host.json" "$T/other.json" --out "$T/fleet.json" 2>>"$T/tmpl.err"
+timeout -k 5 "$LIMIT" ringvm cpu-template "$T/host.json" "$T/other.json" --out "$T/fleet.json" 2>>"$T/tmpl.err"
 start_api "$T/t.sock" --cpu-template "$T/fleet.json"
 c1=$(api "$T/t.sock" PUT /snapshot/load "{\"snapshot_path\": \"$L/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$L/vm.mem\"}}")
 r1=$(cat "$T/resp")

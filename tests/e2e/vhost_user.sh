@@ -74,16 +74,16 @@ fi
 
 # Pause: the back end stops its rings and the guest stops writing;
 # resume: the rings go on where they stopped.
-ringvm pause --api-sock "$S" 2>"$T/pause.err"
+client pause --api-sock "$S" 2>"$T/pause.err"
 p_rc=$?
 t_paused=$(last_tick "$T/boot.log")
 sleep 3
 t_later=$(last_tick "$T/boot.log")
 # A snapshot cannot hold the back end's state: refused, guest untouched.
-ringvm snapshot --api-sock "$S" --state "$T/st" --mem "$T/mem" \
+client snapshot --api-sock "$S" --state "$T/st" --mem "$T/mem" \
 	>"$T/snap.out" 2>"$T/snap.err"
 s_rc=$?
-ringvm resume --api-sock "$S" 2>"$T/resume.err"
+client resume --api-sock "$S" 2>"$T/resume.err"
 r_rc=$?
 if [ $s_rc = 1 ] && grep -q "vhost-user" "$T/snap.err" &&
 	[ ! -e "$T/st" ] && [ ! -e "$T/mem" ]; then

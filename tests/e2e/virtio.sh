@@ -150,12 +150,12 @@ if [ "$(rv mq_queues)" = 2 ] && [ "$(rv mq_streams_ok)" = 8 ] && [ $host_ok = 8 
 else
 	bad virtio-blk-multiqueue "guest queues $(rv mq_queues), guest-verified streams $(rv mq_streams_ok)/8, on the image $host_ok/8, requests per queue (ringvm) $(counter blk2_q0_requests)/$(counter blk2_q1_requests)"
 fi
-# The io_uring back end served the disks (no silent fallback).
-if [ "$(counter blk0_io_uring)" = 1 ] && [ "$(counter blk2_io_uring)" = 1 ] &&
-	! grep -q "io_uring unavailable" "$T/virtio.err"; then
+# The io_uring back end served all three disks (no silent fallback).
+if [ "$(counter blk0_io_uring)" = 1 ] && [ "$(counter blk1_io_uring)" = 1 ] &&
+	[ "$(counter blk2_io_uring)" = 1 ] && ! grep -q "io_uring unavailable" "$T/virtio.err"; then
 	ok virtio-blk-io-uring
 else
-	bad virtio-blk-io-uring "blk0_io_uring=$(counter blk0_io_uring) blk2_io_uring=$(counter blk2_io_uring); $(grep io_uring "$T/virtio.err")"
+	bad virtio-blk-io-uring "blk0_io_uring=$(counter blk0_io_uring) blk1_io_uring=$(counter blk1_io_uring) blk2_io_uring=$(counter blk2_io_uring); $(grep io_uring "$T/virtio.err")"
 fi
 # The guest read 1024 + 2 x 64 bytes from /dev/hwrng; ringvm served them.
 if [ "$(rv rng_current)" = virtio_rng.0 ] && [ "$(rv rng_bytes)" = 1024 ] &&
