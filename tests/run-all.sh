@@ -89,7 +89,10 @@ fi
 
 # The harness's verdicts on L1 kernel panics (which are retried), and this
 # runner's own on unit binaries that crash, skip or stop short.
-for check in panic_verdicts:harness-panic-verdicts tap_verdicts:runner-tap-verdicts; do
+# The harness's stall detector, on a lockup report printed by the command
+# (not a stall) and one in L1's kernel log (a stall): two short boots.
+for check in panic_verdicts:harness-panic-verdicts tap_verdicts:runner-tap-verdicts \
+	stall_detector:harness-stall-detector; do
 	line=$(bash "tests/tools/${check%%:*}.sh" 2>&1 | tail -n 1)
 	case $line in
 	"PASS host/${check#*:}") result PASS "host/${check#*:}" ;;
@@ -157,6 +160,7 @@ while :; do
 	infra=
 	case $hrc:$verdict in
 	"124:ringvm-harness: emulator stalled"*) infra=stall ;;
+	"125:ringvm-harness: command exited"*) ;;   # the suite's own status
 	"125:ringvm-harness: "*) infra=failure ;;
 	esac
 	if [ -n "$infra" ] && [ $attempt -lt 3 ]; then

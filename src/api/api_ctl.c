@@ -151,6 +151,7 @@ static int build_config(struct api_ctl *c, char *msg)
 	cfg->allow_slow_backend = c->opts.allow_slow_backend;
 	cfg->seccomp = c->opts.seccomp;
 	cfg->mem_merge = c->opts.mem_merge;
+	cfg->cpu_pin = c->opts.cpu_pin;
 	cfg->rng = f->entropy;
 	cfg->cpu_template_json = c->cpu_config;
 	cfg->cpu_template = c->cpu_config ? NULL : c->opts.cpu_template;
@@ -379,6 +380,7 @@ static void *incoming_main(void *arg)
 			.allow_slow_backend = c->opts.allow_slow_backend,
 			.seccomp = c->opts.seccomp,
 			.mem_merge = c->opts.mem_merge,
+			.cpu_pin = c->opts.cpu_pin,
 			.cpu_template = c->opts.cpu_template,
 			.mem_backing = c->opts.mem_backing,
 			.console_set = c->opts.console != CONSOLE_SERIAL,
@@ -448,6 +450,7 @@ int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,
 		.allow_slow_backend = c->opts.allow_slow_backend,
 		.seccomp = c->opts.seccomp,
 		.mem_merge = c->opts.mem_merge,
+		.cpu_pin = c->opts.cpu_pin,
 		.cpu_template = c->opts.cpu_template,
 		.mem_backing = c->opts.mem_backing,
 	};

@@ -26,6 +26,7 @@ struct api_run_opts {
 	bool mem_merge;               /* --mem-merge */
 	const char *cpu_template;     /* --cpu-template, unless PUT /cpu-config */
 	enum guest_mem_backing mem_backing; /* --mem-backing, unless huge_pages 2M */
+	struct cpu_pin cpu_pin;       /* --cpu-pin */
 };
 
 struct api_ctl;

@@ -45,6 +45,7 @@ enum flag_id {
 	F_MAX_BANDWIDTH,
 	F_CPU_TEMPLATE,
 	F_MEM_BACKING,
+	F_CPU_PIN,
 	F_INTERVAL,
 	F_COUNT,
 	F_SOCKET,
@@ -105,6 +106,7 @@ static const struct flag flags[] = {
 	{ "max-bandwidth",      F_MAX_BANDWIDTH, true, false, C_MIGRATE },
 	{ "cpu-template",       F_CPU_TEMPLATE, true,  false, C_RUN | C_RESTORE },
 	{ "mem-backing",        F_MEM_BACKING,  true,  false, C_RUN },
+	{ "cpu-pin",            F_CPU_PIN,      true,  false, C_RUN | C_RESTORE },
 	{ "interval",           F_INTERVAL,     true,  false, C_TOP },
 	{ "count",              F_COUNT,        true,  false, C_TOP },
 	{ "socket",             F_SOCKET,       true,  false, C_BACKEND },
@@ -186,6 +188,9 @@ static const char run_usage_text[] =
 "                       few: see /proc/sys/vm/nr_hugepages; --mem must be a\n"
 "                       multiple of 2M) (default: thp)\n"
 "  --cpus N             number of vCPUs, 1 to " STR(VM_MAX_VCPUS) " (default: 1)\n"
+"  --cpu-pin CPU,CPU... pin vCPU i to host CPU number i of the list (one\n"
+"                       per vCPU, each among the CPUs ringvm may run on;\n"
+"                       default: vCPUs run wherever the host schedules)\n"
 "  --disk PATH[,ro][,direct]\n"
 "                       virtio-blk disk backed by a file; ro: read-only,\n"
 "                       direct: O_DIRECT (bypass the host page cache).\n"
@@ -315,7 +320,7 @@ static const char restore_usage_text[] =
 "                       the serial console on stdin/stdout, or not (a\n"
 "                       guest with a virtio console keeps it on stdio)\n"
 "  --serial-log PATH, --stats PATH, --allow-slow-backend, --seccomp on|off,\n"
-"  --mem-merge, --id ID as for ringvm run\n"
+"  --mem-merge, --cpu-pin LIST, --id ID as for ringvm run\n"
 "  -h, --help           this text\n"
 "\n"
 "EXIT STATUS: as for ringvm run.\n";
@@ -904,6 +909,8 @@ static int apply_flag(enum cli_action cmd, const struct flag *f, char *value,
 		return 0;
 	case F_MEM_BACKING:
 		return parse_mem_backing(value, &cfg->mem_backing, err);
+	case F_CPU_PIN:
+		return cpu_pin_parse(value, &cfg->cpu_pin, err);
 	case F_SERIAL_LOG:
 		cfg->serial_log = value;
 		return 0;

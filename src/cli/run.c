@@ -29,6 +29,7 @@ static void restore_opts(const struct cli_opts *o, struct vm_restore_opts *r)
 		.allow_slow_backend = o->cfg.allow_slow_backend,
 		.seccomp = o->cfg.seccomp,
 		.mem_merge = o->cfg.mem_merge,
+		.cpu_pin = o->cfg.cpu_pin,
 		.cpu_template = o->cfg.cpu_template,
 		.mem_backing = o->cfg.mem_backing,
 	};
@@ -71,6 +72,7 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 		.allow_slow_backend = o->cfg.allow_slow_backend,
 		.seccomp = o->cfg.seccomp,
 		.mem_merge = o->cfg.mem_merge,
+		.cpu_pin = o->cfg.cpu_pin,
 		.cpu_template = o->cfg.cpu_template,
 		.mem_backing = o->cfg.mem_backing,
 	};

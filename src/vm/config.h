@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mem/guest_mem.h"
+#include "vm/cpu_pin.h"
 
 enum console_mode {
 	CONSOLE_SERIAL,  /* COM1 on stdin/stdout (default) */
@@ -61,6 +62,7 @@ struct vm_config {
 	enum guest_mem_backing mem_backing;
 	bool mem_merge;          /* --mem-merge: guest RAM open to KSM */
 	unsigned int ncpus;
+	struct cpu_pin cpu_pin;  /* --cpu-pin (host side, like mem_backing) */
 	enum console_mode console;
 	const char *serial_log;  /* NULL: none; else COM1 output also here */
 	bool allow_slow_backend; /* run a stock kernel on PVM anyway */

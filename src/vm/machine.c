@@ -1,6 +1,8 @@
 #include "vm/machine.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,17 @@ int machine_create(struct machine *m, int kvm_fd,
 	if (add_memslots(m, err) < 0 || get_supported_cpuid(m, err) < 0)
 		goto fail;
 
+	if (o->pin && o->pin->n) {
+		cpu_set_t allowed;
+
+		if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
+			rv_fail_errno(err, "sched_getaffinity");
+			goto fail;
+		}
+		if (cpu_pin_check(o->pin, o->nvcpus, &allowed, err) < 0)
+			goto fail;
+		m->pin = *o->pin;
+	}
 	m->vcpu = calloc(o->nvcpus, sizeof(*m->vcpu));
 	if (!m->vcpu) {
 		rv_fail(err, "out of memory for %u vCPUs", o->nvcpus);
@@ -167,10 +180,23 @@ int machine_start(struct machine *m, struct rv_err *err)
 
 		/* Holding the lock orders thread creation against a concurrent
 		 * machine_stop, which only kicks threads marked started. */
+		pthread_attr_t attr;
+
+		/* A pinned vCPU starts on its CPU: never a first slice
+		 * elsewhere. */
+		pthread_attr_init(&attr);
+		if (m->pin.n) {
+			cpu_set_t one;
+
+			CPU_ZERO(&one);
+			CPU_SET(m->pin.cpu[i], &one);
+			pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+		}
 		pthread_mutex_lock(&m->lock);
-		rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		rc = pthread_create(&v->thread, &attr, vcpu_thread, v);
 		v->started = rc == 0;
 		pthread_mutex_unlock(&m->lock);
+		pthread_attr_destroy(&attr);
 		if (rc == 0) {
 			char name[16];
 

@@ -16,6 +16,7 @@
 #include "bus/vm_ctl.h"
 #include "mem/guest_mem.h"
 #include "util/err.h"
+#include "vm/cpu_pin.h"
 
 enum machine_outcome {
 	OUTCOME_RUNNING = 0,
@@ -41,6 +42,7 @@ struct machine {
 
 	struct vcpu *vcpu;
 	unsigned int nvcpus;
+	struct cpu_pin pin;      /* checked against this process's affinity */
 	bool sandbox_vcpus;      /* each vCPU thread takes its seccomp filter */
 
 	/* Stop latch: the first outcome wins; later ones are ignored. */
@@ -65,6 +67,7 @@ struct machine_opts {
 	enum guest_mem_backing mem_backing; /* anonymous RAM's host pages */
 	bool mem_merge;  /* guest RAM open to KSM (guest_mem_advise) */
 	bool mem_shared; /* guest RAM in a memfd (vhost-user back ends) */
+	const struct cpu_pin *pin;  /* NULL or n 0: vCPUs run anywhere */
 };
 
 /* Creates the VM, its RAM and (optionally) irqchip + PIT, and the vCPU fds

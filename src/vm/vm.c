@@ -164,7 +164,8 @@ struct vm *vm_build(const struct vm_config *cfg, int mem_fd,
 				   .nvcpus = cfg->ncpus, .irqchip = true,
 				   .mem_fd = mem_fd,
 				   .mem_backing = cfg->mem_backing,
-				   .mem_merge = cfg->mem_merge };
+				   .mem_merge = cfg->mem_merge,
+				   .pin = &cfg->cpu_pin };
 	struct vm *vm;
 
 	for (unsigned int i = 0; i < cfg->ndisks; i++)

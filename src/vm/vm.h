@@ -41,6 +41,7 @@ struct vm_restore_opts {
 	const char *cpu_template;
 	/* Host pages behind anonymous RAM (an incoming migration's). */
 	enum guest_mem_backing mem_backing;
+	struct cpu_pin cpu_pin;      /* --cpu-pin on this host */
 };
 
 /* Builds a VM from a snapshot (see vm_restore.c for what is checked);

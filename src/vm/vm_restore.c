@@ -104,6 +104,7 @@ static int restore_config(const struct state_reader *r,
 	store->cfg.allow_slow_backend = o->allow_slow_backend;
 	store->cfg.seccomp = o->seccomp;
 	store->cfg.mem_merge = o->mem_merge;
+	store->cfg.cpu_pin = o->cpu_pin;
 	/* Host pages for anonymous RAM (a migration's): this host's choice. */
 	store->cfg.mem_backing = o->mem_backing;
 	/* A virtio console is a device of the guest: it stays. Serial or

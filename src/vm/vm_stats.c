@@ -56,6 +56,9 @@ void vm_write_stats(struct vm *vm, FILE *out)
 		fprintf(out, "vcpu%u_unclaimed_io %llu count\n", i,
 			(unsigned long long)atomic_load_explicit(&s->unclaimed_io,
 								 memory_order_relaxed));
+		/* --cpu-pin: the host CPU it ran on; -1: not pinned. */
+		fprintf(out, "vcpu%u_pinned_cpu %d cpu\n", i,
+			vm->m.pin.n ? (int)vm->m.pin.cpu[i] : -1);
 	}
 	vm_devices_print_stats(vm, out);
 	/* Where the exits that reached ringvm went, and KVM's own counters,

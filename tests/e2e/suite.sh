@@ -7,7 +7,7 @@
 # tests: e2e/clocksource-kvm-clock e2e/cmdline-intact e2e/reboot-default
 # tests: e2e/reboot-acpi e2e/reboot-i8042 e2e/triple-fault-exit-2
 # tests: e2e/sigterm-with-stalled-stdout e2e/hugepages-backing
-# tests: e2e/hugepages-too-few
+# tests: e2e/hugepages-too-few e2e/cpu-pin
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -155,13 +155,22 @@ hp() { awk -v k="HugePages_$1:" '$1 == k { print $2 }' /proc/meminfo; }
 hp_before=$(cat /proc/sys/vm/nr_hugepages)
 echo 128 >/proc/sys/vm/nr_hugepages
 total=$(hp Total)
+# The same guest pinned (--cpu-pin): its vCPU thread may run only on the
+# last host CPU, as the kernel's own view of the thread says.
+last_cpu=$(($(nproc) - 1))
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=info" --mem 256M --mem-backing hugepages \
+	--cpu-pin $last_cpu --stats "$T/huge.stats" \
 	--console none --serial-log "$T/huge.log" </dev/null >/dev/null 2>"$T/huge.err" &
 hvm=$!
 taken=''
+vcpu_cpus=''
 while kill -0 $hvm 2>/dev/null; do
 	[ "$(($(hp Free) - $(hp Rsvd)))" = 0 ] && taken=yes
+	for task in /proc/$hvm/task/*; do
+		[ "$(cat "$task/comm" 2>/dev/null)" = vcpu0 ] &&
+			vcpu_cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$task/status")
+	done
 	sleep 0.2
 done
 wait $hvm
@@ -171,6 +180,12 @@ if [ "$total" = 128 ] && [ $hrc = 0 ] && [ "$taken" = yes ] &&
 	echo "PASS e2e/hugepages-backing"
 else
 	echo "FAIL e2e/hugepages-backing: $total huge pages set up, exit status $hrc, all taken while running: ${taken:-no}; $(tail -n 2 "$T/huge.err" | tr '\n' ' ') $(tail -n 3 "$T/huge.log" | tr -d '\r' | tr '\n' '|')"
+fi
+pinned=$(awk '$1 == "vcpu0_pinned_cpu" { print $2 }' "$T/huge.stats" 2>/dev/null)
+if [ $hrc = 0 ] && [ "$vcpu_cpus" = "$last_cpu" ] && [ "$pinned" = "$last_cpu" ]; then
+	echo "PASS e2e/cpu-pin"
+else
+	echo "FAIL e2e/cpu-pin: exit status $hrc, vcpu0 thread allowed on CPUs '${vcpu_cpus:-never seen}' (want $last_cpu), --stats vcpu0_pinned_cpu ${pinned:-?}"
 fi
 echo 0 >/proc/sys/vm/nr_hugepages
 timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \

@@ -284,6 +284,19 @@ static void test_net_forms(void **state)
 	assert_false(r->o.cfg.nic[1].vhost);
 }
 
+/* --cpu-pin: a host choice for run and restore alike. */
+static void test_cpu_pin_option(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "k", "--cpus", "2", "--cpu-pin", "1,0");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.cpu_pin.n, 2);
+	assert_int_equal(r->o.cfg.cpu_pin.cpu[0], 1);
+	PARSE(r, "restore", "--state", "s", "--mem", "m", "--cpu-pin", "3");
+	expect_ok(r, CLI_RESTORE);
+	assert_int_equal(r->o.cfg.cpu_pin.cpu[0], 3);
+}
+
 /* Devices served elsewhere: vhost-net and the vhost-user forms. */
 static void test_vhost_forms(void **state)
 {
@@ -984,6 +997,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_cmdline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vhost_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_pin_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_net_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
