@@ -505,11 +505,14 @@ static void on_ctrl_kick(void *opaque, uint32_t events)
 
 /* ---- activate / reset ---- */
 
-int net_watch_ctrl(struct virtio_net *n, struct rv_err *err)
+int net_start_pairs(struct virtio_net *n, struct rv_err *err)
 {
-	if (!n->ctrl_vq)
-		return 0;
-	return ev_loop_add(n->loop, n->ctrl_kick, EPOLLIN, on_ctrl_kick, n, err);
+	if (n->ctrl_vq &&
+	    ev_loop_add(n->loop, n->ctrl_kick, EPOLLIN, on_ctrl_kick, n, err) < 0)
+		return -1;
+	/* One pair until the driver asks for more (5.1.6.5.5). */
+	net_set_active(n, 1);
+	return 0;
 }
 
 /* Queue q of the device: pair q / 2 (RX, TX), or the control queue. */
@@ -561,11 +564,9 @@ static int net_activate(void *dev)
 		    ev_loop_add(n->loop, p->kick[TXQ], EPOLLIN, on_tx_kick, p, &err) < 0)
 			goto fail;
 	}
-	if (net_watch_ctrl(n, &err) < 0)
+	/* A hung-up TAP fd is never watched again. */
+	if (net_start_pairs(n, &err) < 0)
 		goto fail;
-	/* One pair until the driver asks for more (5.1.6.5.5). A hung-up
-	 * TAP fd is never watched again. */
-	net_set_active(n, 1);
 	return 0;
 fail:
 	fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);

@@ -156,8 +156,9 @@ static inline void stat_add(atomic_uint_fast64_t *c, uint64_t v)
 int net_bind_all(struct virtio_net *n);
 /* Pairs [0, k) in use (attached TAP queues; watched without vhost). */
 void net_set_active(struct virtio_net *n, unsigned int k);
-/* Starts serving the control queue (multiqueue). */
-int net_watch_ctrl(struct virtio_net *n, struct rv_err *err);
+/* After the queues are served: the control queue (multiqueue) too, and
+ * one pair in use until the driver asks for more. */
+int net_start_pairs(struct virtio_net *n, struct rv_err *err);
 
 /* net_vhost.c: vhost=on, the kernel's vhost-net moves the packets. */
 /* At construction: one vhost-net instance and call eventfds per pair;

@@ -109,10 +109,8 @@ int net_vhost_activate(struct virtio_net *n)
 		    pair_start(p, &err) < 0)
 			goto fail;
 	}
-	if (net_watch_ctrl(n, &err) < 0)
+	if (net_start_pairs(n, &err) < 0)
 		goto fail;
-	/* One pair until the driver asks for more (5.1.6.5.5). */
-	net_set_active(n, 1);
 	return 0;
 fail:
 	fprintf(stderr, "ringvm: virtio-net: %s\n", err.msg);
