@@ -167,7 +167,8 @@ taken=''
 vcpu_cpus=''
 while kill -0 $hvm 2>/dev/null; do
 	[ "$(($(hp Free) - $(hp Rsvd)))" = 0 ] && taken=yes
-	for task in /proc/$hvm/task/*; do
+	# ringvm runs under timeout ($hvm); its vCPU thread is named vcpu0.
+	for task in /proc/[0-9]*/task/*; do
 		[ "$(cat "$task/comm" 2>/dev/null)" = vcpu0 ] &&
 			vcpu_cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$task/status")
 	done

@@ -1,0 +1,67 @@
+#!/bin/sh
+# End-to-end tier for the overhead observatory's platforms, where ringvm's
+# other end-to-end tests run (L1 in the harness): the container
+# (bench/overhead/container.sh) on a root directory holding the same
+# static binaries the guests run. Usage: overhead.sh WORKDIR (holding
+# container.sh and rvmicro).
+# tests: e2e/container-namespaces e2e/container-cgroup-limits
+# tests: e2e/container-runs-rvmicro
+set -u
+W=${1:-.}
+cd "$W" || exit 1
+T=$W/overhead-tmp
+LIMIT=${RINGVM_E2E_TIMEOUT:-400}
+ok() { echo "PASS e2e/$1"; }
+bad() { echo "FAIL e2e/$1: $2"; }
+
+# The root: busybox and rvmicro, static, and mount points.
+R=$T/root
+rm -rf "$T"
+mkdir -p "$R/bin" "$R/proc" "$R/tmp"
+cp /bin/busybox "$R/bin/busybox"     # static: busybox-static
+for a in sh cat ls grep hostname sed tr wc; do ln -s busybox "$R/bin/$a"; done
+cp rvmicro "$R/bin/rvmicro"
+mkfifo "$R/hold"
+
+# 1 + 2. A container that reports what it sees and waits; meanwhile its
+# cgroup holds it with the limits asked for.
+timeout "$LIMIT" sh ./container.sh "$R" 1 64 -- /bin/sh -c \
+	'echo "pid=$$ host=$(hostname) ifaces=$(sed -n "s/^ *\([a-z0-9]*\):.*/\1/p" /proc/net/dev | tr "\n" ,)"; read x </hold' \
+	>"$T/c1.out" 2>"$T/c1.err" &
+c1=$!
+n=0
+group=
+while [ -z "$group" ] && [ $n -lt 100 ] && kill -0 $c1 2>/dev/null; do
+	group=$(ls -d /sys/fs/cgroup/rvbench-* /sys/fs/cgroup/unified/rvbench-* 2>/dev/null | head -n 1)
+	sleep 0.1
+	n=$((n + 1))
+done
+cpu_max=$(cat "$group/cpu.max" 2>/dev/null)
+mem_max=$(cat "$group/memory.max" 2>/dev/null)
+members=$(wc -l <"$group/cgroup.procs" 2>/dev/null)
+timeout 10 sh -c 'echo go >"$1"' _ "$R/hold"
+wait $c1
+rc=$?
+seen=$(cat "$T/c1.out")
+if [ $rc = 0 ] && [ "$seen" = "pid=1 host=rvbench ifaces=lo," ]; then
+	ok container-namespaces
+else
+	bad container-namespaces "status $rc, the container saw [$seen] (want pid=1 host=rvbench ifaces=lo,); $(tr '\n' ' ' <"$T/c1.err")"
+fi
+if [ -n "$group" ] && [ "$cpu_max" = "100000 100000" ] && [ "$mem_max" = 67108864 ] &&
+	[ "${members:-0}" -ge 1 ] && [ ! -d "$group" ]; then
+	ok container-cgroup-limits
+else
+	bad container-cgroup-limits "group ${group:-never seen}, cpu.max [$cpu_max], memory.max [$mem_max], processes in it ${members:-?}, left behind: $([ -n "$group" ] && [ -d "$group" ] && echo yes || echo no)"
+fi
+
+# 3. The observatory's own workload runs in it as it runs natively.
+timeout "$LIMIT" sh ./container.sh "$R" 1 256 -- /bin/rvmicro -s 0.02 syscall \
+	>"$T/c3.out" 2>"$T/c3.err"
+rc=$?
+ns=$(sed -n 's/^syscall_ns \([0-9.]*\) ns$/\1/p' "$T/c3.out")
+if [ $rc = 0 ] && awk -v v="$ns" 'BEGIN { exit !(v + 0 > 0) }'; then
+	ok container-runs-rvmicro
+else
+	bad container-runs-rvmicro "status $rc, output [$(tr '\n' ' ' <"$T/c3.out")]; $(tr '\n' ' ' <"$T/c3.err")"
+fi
