@@ -22,7 +22,7 @@ ASANOBJS := $(LIBSRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate bench-exits bench-vhost fuzz unit-bins
+.PHONY: all clean test demo deps images bench-boot bench-io bench-lifecycle bench-migrate bench-exits bench-vhost overhead fuzz unit-bins
 
 all: $(BUILD)/ringvm
 
@@ -108,6 +108,7 @@ test: deps
 	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool \
 		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost
 	scripts/guest-images.sh
+	bench/overhead/guest-initrd.sh $(BUILD)/overhead/initrd-ov.cpio.gz
 	tests/run-all.sh
 
 demo: deps
@@ -150,6 +151,13 @@ bench-exits: deps
 bench-vhost: deps
 	$(MAKE) all
 	BACKENDS="qsd ringvm" RINGVM=$(abspath $(BUILD)/ringvm) bench/vhost/bench-vhost.sh
+
+# The overhead observatory: native, container, ringvm and QEMU, interleaved,
+# with confidence intervals and the overhead equation (QUICK=1: short).
+overhead: deps
+	$(MAKE) all $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost
+	scripts/guest-images.sh
+	tools/ringvm-overhead $(if $(QUICK),--quick)
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)

@@ -10,6 +10,8 @@ L1_FILES=(--file "$S/l1-suite.sh" --file "$S/cli/bad_input.sh"
 	--file "$S/e2e/e2e_lib.sh" --file "$S/e2e/migrate.sh"
 	--file "$S/e2e/vhost_user.sh" --file "$S/e2e/overhead.sh"
 	--file "${L1_SRC:-.}/bench/overhead/container.sh" --file "$B/bench/rvmicro"
+	--file "${L1_SRC:-.}/bench/overhead/overhead-l1.sh" --file "$B/bench/exitcost"
+	--file "$B/overhead/initrd-ov.cpio.gz"
 	--host-bin "$(command -v unshare)"
 	--file "$B/tests/e2e/state-tool" --file "$B/tests/e2e/stalled-stdout"
 	--host-bin "$(command -v curl)"
@@ -20,3 +22,7 @@ L1_FILES=(--file "$S/l1-suite.sh" --file "$S/cli/bad_input.sh"
 	--host-bin /usr/lib/qemu/virtiofsd
 	--file "$IMG/vmlinuz" --file "$IMG/vmlinux" --file "$IMG/initrd.cpio.gz"
 	--file "$B/tests/e2e/triplefault.bzImage")
+# QEMU and its firmware, the observatory's peer platform (when installed).
+. "${L1_SRC:-.}/bench/lib.sh"
+qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
+L1_FILES+=("${PEER[@]}")

@@ -21,6 +21,7 @@ int vcpu_create(struct machine *m, unsigned int index, struct vcpu *v,
 	void *run;
 
 	memset(v, 0, sizeof(*v));
+	v->stats_fd = -1;
 	v->m = m;
 	v->index = index;
 	v->fd = ioctl(m->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
@@ -34,6 +35,7 @@ int vcpu_create(struct machine *m, unsigned int index, struct vcpu *v,
 		return rv_fail_errno(err, "mmap of vCPU %u run area", index);
 	}
 	v->run = run;
+	v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);  /* < 0: no stats */
 	return 0;
 }
 
@@ -42,6 +44,9 @@ void vcpu_destroy(struct vcpu *v)
 	if (v->run)
 		munmap(v->run, (size_t)v->m->run_size);
 	v->run = NULL;
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
+	v->stats_fd = -1;
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;

@@ -32,6 +32,11 @@ struct vcpu {
 	struct machine *m;
 	unsigned int index;
 	int fd;
+	/* KVM's binary statistics of this vCPU (KVM_GET_STATS_FD), opened
+	 * once: the ioctl takes the vCPU's mutex, which a vCPU halted inside
+	 * KVM_RUN holds for as long as the guest idles, so asking for it at
+	 * read time stalls GET /stats on an idle guest. -1: none. */
+	int stats_fd;
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;

@@ -69,9 +69,9 @@ void vm_write_stats(struct vm *vm, FILE *out)
 	for (unsigned int i = 0; i < vm->m.nvcpus; i++) {
 		char prefix[32];
 
-		if (vm->m.vcpu[i].fd < 0)
+		if (vm->m.vcpu[i].stats_fd < 0)
 			continue;
 		snprintf(prefix, sizeof(prefix), "kvm_vcpu%u", i);
-		kvm_stats_print_fd(vm->m.vcpu[i].fd, prefix, out);
+		kvm_stats_print(vm->m.vcpu[i].stats_fd, prefix, out);
 	}
 }

@@ -2,10 +2,12 @@
 # End-to-end tier for the overhead observatory's platforms, where ringvm's
 # other end-to-end tests run (L1 in the harness): the container
 # (bench/overhead/container.sh) on a root directory holding the same
-# static binaries the guests run. Usage: overhead.sh WORKDIR (holding
-# container.sh and rvmicro).
+# static binaries the guests run; then a QUICK run of the observatory's
+# driver on every platform. Usage: overhead.sh WORKDIR (holding
+# container.sh, rvmicro, overhead-l1.sh, exitcost, vmlinux and
+# initrd-ov.cpio.gz, and QEMU with ./qemu-firmware when it is installed).
 # tests: e2e/container-namespaces e2e/container-cgroup-limits
-# tests: e2e/container-runs-rvmicro
+# tests: e2e/container-runs-rvmicro e2e/overhead-quick-every-cell
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -64,4 +66,36 @@ if [ $rc = 0 ] && awk -v v="$ns" 'BEGIN { exit !(v + 0 > 0) }'; then
 	ok container-runs-rvmicro
 else
 	bad container-runs-rvmicro "status $rc, output [$(tr '\n' ' ' <"$T/c3.out")]; $(tr '\n' ' ' <"$T/c3.err")"
+fi
+
+# 4. A QUICK run of the driver (tools/ringvm-overhead's half on this
+# machine): two workloads, two measured runs, every platform. Every cell
+# has its figure in every run, ringvm's exits were read for each workload
+# (GET /stats while the guest waits, idle, between workloads), and the
+# exit costs were measured. (The report made from such data:
+# tests/tools/test_overhead_report.py.)
+plats=native,container,ringvm
+command -v qemu-system-x86_64 >/dev/null && [ -d qemu-firmware ] && plats=$plats,qemu
+printf 'RUNS=2\nWORK=syscall,timer\nPLATFORMS=%s\nSCALE=0.05\nCPUS=1\nMEM_MIB=256\n' \
+	"$plats" >overhead.conf
+timeout "$LIMIT" sh ./overhead-l1.sh >"$T/ov.out" 2>"$T/ov.err"
+rc=$?
+missing=
+for p in $(echo "$plats" | tr ',' ' '); do
+	for w in syscall timer; do
+		for r in 1 2; do
+			grep -qE "^RUNCSV $p,$w,$r,[0-9.]+,[a-z/]+,(lower|higher)$" "$T/ov.out" ||
+				missing="$missing $p/$w/run$r"
+			[ $p = ringvm ] && ! grep -qE "^EXITCSV ringvm,$w,$r,[a-z_]+,[0-9]+,[0-9.]+$" "$T/ov.out" &&
+				missing="$missing exits:$w/run$r"
+		done
+	done
+done
+for c in io_exits mmio_exits hypercalls other_exits_cost_estimated; do
+	grep -qE "^COSTCSV $c,[0-9.]+$" "$T/ov.out" || missing="$missing cost:$c"
+done
+if [ $rc = 0 ] && grep -q '^RUN overhead done' "$T/ov.out" && [ -z "$missing" ]; then
+	ok overhead-quick-every-cell
+else
+	bad overhead-quick-every-cell "status $rc, platforms $plats, missing:${missing:- none}; $(grep '^#' "$T/ov.out" | tail -n 3 | tr '\n' ' ') $(tail -n 3 "$T/ov.err" | tr '\n' ' ')"
 fi

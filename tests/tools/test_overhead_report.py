@@ -58,6 +58,14 @@ class Statistics(unittest.TestCase):
         self.assertAlmostEqual(r, 0.8)
         self.assertAlmostEqual(h, t * 0.8 * math.sqrt((4 / 80) ** 2 + (2 / 100) ** 2))
 
+    def test_significance_is_interval_overlap(self):
+        # 100 +- 5 against 112 +- 5: apart; against 108 +- 5: they overlap.
+        self.assertTrue(rep.significant((100.0, 5.0, 3), (112.0, 5.0, 3)))
+        self.assertFalse(rep.significant((100.0, 5.0, 3), (108.0, 5.0, 3)))
+        self.assertFalse(rep.significant((108.0, 5.0, 3), (100.0, 5.0, 3)))
+        # One run has no interval: nothing can be told apart.
+        self.assertFalse(rep.significant((100.0, float("nan"), 1), (200.0, 1.0, 3)))
+
     def test_relative_refuses_zero(self):
         with self.assertRaises(rep.BadInput):
             rep.relative((0.0, 1.0, 3), (1.0, 1.0, 3), "higher")
@@ -105,6 +113,8 @@ class Files(unittest.TestCase):
         with open(os.path.join(out, "report.md")) as f:
             md = f.read()
         self.assertIn("| getpid | ringvm | 3 | 125 ns", md)
+        self.assertTrue(fig[("getpid", "ringvm")]["significant"])
+        self.assertIn("| 0.800 ± ", md)
         self.assertIn("Predicted overhead 11.00%; observed 11.11%.", md)
         with open(os.path.join(out, "summary.csv")) as f:
             self.assertEqual(len(list(csv.DictReader(f))), 4)
@@ -113,6 +123,21 @@ class Files(unittest.TestCase):
                 self.assertGreater(os.path.getsize(os.path.join(out, f"relative.{ext}")), 1000)
             with open(os.path.join(out, "relative.png"), "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_overlap_is_reported_as_not_significant(self):
+        rows = []
+        for i, (n, v) in enumerate([(100, 101), (110, 112), (90, 92)]):
+            rows += [["native", "getpid", i, n, "ns", "lower"],
+                     ["ringvm", "getpid", i, v, "ns", "lower"]]
+        write(self.runs, ["platform", "workload", "run", "value", "unit", "better"], rows)
+        self.assertEqual(self.run_tool(), 0)
+        out = os.path.join(self.d, "out")
+        with open(os.path.join(out, "report.md")) as f:
+            md = f.read()
+        self.assertIn("| getpid | ringvm | 3 | 102 ns (lower is better) | ± 24.9 | not significant |", md)
+        with open(os.path.join(out, "summary.json")) as f:
+            fig = {(x["workload"], x["platform"]): x for x in json.load(f)["figures"]}
+        self.assertFalse(fig[("getpid", "ringvm")]["significant"])
 
     def test_refusals_name_the_problem(self):
         cases = [

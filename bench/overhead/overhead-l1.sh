@@ -1,0 +1,201 @@
+#!/bin/sh
+# The overhead observatory on the machine that runs the VMs (L1 inside the
+# harness, or a VMX/SVM host directly): every workload on every platform,
+# one discarded warm-up run and then RUNS measured ones, the platforms
+# interleaved within each run (A B C D, A B C D, ...) so a drifting host
+# load favours no one. Settings come from ./overhead.conf (RUNS, WORK,
+# PLATFORMS, SCALE, CPUS, MEM_MIB). Prints, for tools/ringvm-overhead:
+#   RUNCSV platform,workload,run,value,unit,better
+#   EXITCSV platform,workload,run,reason,count,seconds   (ringvm's counters)
+#   HOST key=value                                         (what ran where)
+#   # progress and notes
+# Files it needs here: rvmicro, container.sh, vmlinux, initrd-ov.cpio.gz
+# (the guest with the overhead hook), and QEMU's firmware for the peer.
+set -u
+RUNS=3 WORK=syscall PLATFORMS=native SCALE=1 CPUS=1 MEM_MIB=512
+[ -f ./overhead.conf ] && . ./overhead.conf
+W=$(pwd)
+T=$W/ov-tmp
+rm -rf "$T"
+mkdir -p "$T"
+LIMIT=${RINGVM_OV_TIMEOUT:-1800}
+
+# The root every platform runs from: busybox and rvmicro, static; native
+# runs use the same rvmicro file, the guests get it in their initramfs.
+R=$T/root
+mkdir -p "$R/bin" "$R/proc" "$R/tmp"
+cp /bin/busybox "$R/bin/busybox"     # static: busybox-static
+ln -s busybox "$R/bin/sh"
+cp rvmicro "$R/bin/rvmicro"
+
+# Pinning: the vCPUs (and the native and container runs) on the last CPUS
+# host CPUs, when the host has more CPUs than that (the rest is left to the
+# VMM's other threads and the host).
+ncpu=$(nproc)
+PIN_LIST= PIN_SET=
+if [ "$ncpu" -gt "$CPUS" ]; then
+	c=$((ncpu - CPUS))
+	while [ $c -lt "$ncpu" ]; do
+		PIN_LIST=${PIN_LIST:+$PIN_LIST,}$c
+		c=$((c + 1))
+	done
+	PIN_SET=$PIN_LIST
+fi
+echo "HOST cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ,' '__')"
+echo "HOST kernel=$(uname -r)"
+echo "HOST kvm=$(grep -qw svm /proc/cpuinfo && echo kvm_amd || { grep -qw vmx /proc/cpuinfo && echo kvm_intel || echo none; })"
+echo "HOST governor=$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo none)"
+echo "HOST host_cpus=$ncpu vcpus=$CPUS mem_mib=$MEM_MIB scale=$SCALE"
+echo "HOST runs=$RUNS platforms=$PLATFORMS workloads=$WORK"
+echo "HOST pinned=${PIN_SET:-no}"
+
+pinned() { # CMD...: runs CMD on the pinned CPUs, if any
+	if [ -n "$PIN_SET" ]; then taskset -c "$PIN_SET" "$@"; else "$@"; fi
+}
+
+# result PLATFORM WORKLOAD RUN LINE: LINE is rvmicro's first line.
+result() {
+	set -- "$1" "$2" "$3" $4
+	case $4 in
+	*_ns | *_us) better=lower ;;
+	*) better=higher ;;
+	esac
+	[ -n "${5:-}" ] && echo "RUNCSV $1,$2,$3,$5,$6,$better"
+}
+
+native() { # WORKLOAD RUN
+	# shellcheck disable=SC2046
+	result native "$1" "$2" "$(pinned "$R/bin/rvmicro" -s "$SCALE" $(echo "$1" | tr ':' ' ') 2>&1 | head -n 1)"
+}
+
+container() { # WORKLOAD RUN
+	# shellcheck disable=SC2046
+	result container "$1" "$2" "$(pinned sh ./container.sh "$R" "$CPUS" "$MEM_MIB" -- \
+		/bin/rvmicro -s "$SCALE" $(echo "$1" | tr ':' ' ') 2>/dev/null | head -n 1)"
+}
+
+# counters FILE: ringvm's KVM counters summed over vCPUs, "reason count".
+counters() {
+	ringvm stats --api-sock "$T/ov.sock" 2>/dev/null | tr ',{}' '\n\n\n' |
+		sed -n 's/^"kvm_vcpu[0-9]*_\([a-z_]*\)":\([0-9]*\)$/\1 \2/p' |
+		awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort >"$1"
+}
+
+# exits_by_reason PLATFORM WORKLOAD RUN SECONDS: "reason before after"
+# lines in, EXITCSV lines out: the exits split into reasons that do not
+# overlap (so frequency x cost can be summed): port I/O and MMIO that
+# KVM handed to the VMM or an ioeventfd, hypercalls, halts, and the rest.
+exits_by_reason() {
+	awk -v p="$1" -v w="$2" -v r="$3" -v s="$4" '
+		{ d[$1] = $3 - $2 }
+		END {
+			split("io_exits mmio_exits hypercalls halt_exits", k, " ")
+			rest = d["exits"]
+			for (i = 1; i <= 4; i++) {
+				rest -= d[k[i]]
+				if (d[k[i]] > 0) printf "EXITCSV %s,%s,%s,%s,%d,%s\n", p, w, r, k[i], d[k[i]], s
+			}
+			if (rest > 0) printf "EXITCSV %s,%s,%s,other_exits_cost_estimated,%d,%s\n", p, w, r, rest, s
+		}'
+}
+
+uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+
+# vm PLATFORM RUN: one boot under PLATFORM (ringvm or qemu) running every
+# workload; between workloads the guest waits for a line on its console,
+# so ringvm's counters are read while it does nothing.
+vm() {
+	plat=$1 run=$2
+	rm -f "$T/in" "$T/out" "$T/ov.sock"
+	mkfifo "$T/in" "$T/out"
+	cmdline="console=ttyS0 quiet rvhook=overhead ov_work=$WORK ov_scale=$SCALE"
+	case $plat in
+	ringvm)
+		timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd-ov.cpio.gz \
+			--cmdline "$cmdline" --cpus "$CPUS" --mem "${MEM_MIB}M" \
+			${PIN_LIST:+--cpu-pin "$PIN_LIST"} --api-sock "$T/ov.sock" \
+			<"$T/in" >"$T/out" 2>"$T/vm.err" & ;;
+	qemu)
+		timeout "$LIMIT" qemu-system-x86_64 -L ./qemu-firmware -M pc -accel kvm \
+			-name ov,debug-threads=on \
+			-cpu host -m "$MEM_MIB" -smp "$CPUS" -nodefaults -no-user-config \
+			-display none -serial stdio -no-reboot \
+			-kernel vmlinux -initrd initrd-ov.cpio.gz -append "$cmdline" \
+			<"$T/in" >"$T/out" 2>"$T/vm.err" & ;;
+	esac
+	pid=$!
+	exec 3>"$T/in"
+	pinned_qemu=
+	while IFS= read -r line; do
+		line=$(printf '%s' "$line" | tr -d '\r')
+		case $line in
+		"RV ov_ready "*)
+			w=${line#RV ov_ready }
+			# QEMU's vCPU threads ("CPU n/KVM") go where ringvm's do.
+			if [ "$plat" = qemu ] && [ -n "$PIN_SET" ] && [ -z "$pinned_qemu" ]; then
+				for task in /proc/$pid/task/* /proc/*/task/*; do
+					case $(cat "$task/comm" 2>/dev/null) in
+					"CPU "*"/KVM") taskset -p -c "$PIN_SET" "${task##*/}" >/dev/null && pinned_qemu=yes ;;
+					esac
+				done
+			fi
+			[ "$plat" = ringvm ] && counters "$T/before"
+			t0=$(uptime_cs)
+			echo >&3 ;;
+		"RV ov_result "*)
+			t1=$(uptime_cs)
+			rest=${line#RV ov_result }
+			w=${rest%% *}
+			result "$plat" "$w" "$run" "${rest#* }"
+			if [ "$plat" = ringvm ]; then
+				counters "$T/after"
+				awk 'NR == FNR { b[$1] = $2; next } { print $1, ($1 in b) ? b[$1] : 0, $2 }' \
+					"$T/before" "$T/after" | exits_by_reason "$plat" "$w" "$run" \
+					"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 100 }')"
+			fi ;;
+		esac
+	done <"$T/out"
+	exec 3>&-
+	wait $pid
+	rc=$?
+	[ $rc = 0 ] || echo "# $plat run $run: status $rc: $(tail -n 3 "$T/vm.err" | tr '\n' ' ')"
+	[ "$plat" = qemu ] && echo "HOST qemu_vcpus_pinned=${pinned_qemu:-no}"
+}
+
+nwork=$(echo "$WORK" | tr ',' '\n' | grep -c .)
+nplat=$(echo "$PLATFORMS" | tr ',' '\n' | grep -c .)
+start=$(uptime_cs)
+run=0
+while [ $run -le "$RUNS" ]; do
+	for p in $(echo "$PLATFORMS" | tr ',' ' '); do
+		done_runs=$run
+		now=$(uptime_cs)
+		if [ $run -gt 0 ]; then
+			left=$(( (now - start) * (RUNS + 1 - run) / run / 100 ))
+			echo "# run $run of $RUNS, platform $p ($nplat platforms, $nwork workloads), about ${left}s left" >&2
+		else
+			echo "# warm-up run (discarded), platform $p" >&2
+		fi
+		case $p in
+		native | container)
+			for w in $(echo "$WORK" | tr ',' ' '); do
+				$p "$w" "$run"
+			done ;;
+		ringvm | qemu) vm "$p" "$run" ;;
+		esac
+	done
+	run=$((run + 1))
+done
+# The cost side: what one exit of each kind takes here (exitcost), as
+# the reasons above name them. other_exits is costed as a cpuid (an exit
+# KVM handles without the VMM, the cheapest kind): an estimate, and the
+# reason's name says so.
+if [ -x ./exitcost ]; then
+	echo "# measuring exit costs (exitcost)" >&2
+	./exitcost 20000 3 2>/dev/null | awk '
+		$1 == "exit_pio_user_ns" { print "COSTCSV io_exits," $2 }
+		$1 == "exit_mmio_user_ns" { print "COSTCSV mmio_exits," $2 }
+		$1 == "exit_hypercall_ns" { print "COSTCSV hypercalls," $2 }
+		$1 == "exit_cpuid_ns" { print "COSTCSV other_exits_cost_estimated," $2 }'
+fi
+echo "RUN overhead done"
