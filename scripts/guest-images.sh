@@ -30,7 +30,9 @@ CACHE=$IMG/cache
 L2_MODS="virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio \
 virtio_pci virtio_blk failover net_failover virtio_net virtio_console \
 virtio-rng crc32c_generic jbd2 mbcache crc16 ext4 fuse virtiofs"
-L1_MODS="irqbypass kvm ccp kvm-amd tun llc stp bridge tap vhost_iotlb vhost vhost_net"
+L1_MODS="irqbypass kvm ccp kvm-amd tun llc stp bridge tap vhost_iotlb vhost vhost_net \
+virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci virtio_blk \
+crc32c_generic jbd2 mbcache crc16 ext4 veth"
 HELLO_TEXT="hello from ringvm data.ext4"
 
 say() { echo "guest-images: $*"; }

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential libcmocka-dev acpica-tools qemu-system-x86 seabios \
 busybox-static cpio kmod e2fsprogs xz-utils clang libclang-rt-14-dev liburing-dev \
 socat curl libjson-c-dev zlib1g-dev libseccomp-dev python3 gnuplot-nox \
-iproute2 util-linux qemu-utils user-mode-linux fio"
+iproute2 util-linux qemu-utils user-mode-linux fio debootstrap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -91,8 +91,9 @@ fi
 # runner's own on unit binaries that crash, skip or stop short.
 # The harness's stall detector, on a lockup report printed by the command
 # (not a stall) and one in L1's kernel log (a stall): two short boots.
+# The observatory's rvwork reading Debian's tools' output (stubs, no KVM).
 for check in panic_verdicts:harness-panic-verdicts tap_verdicts:runner-tap-verdicts \
-	stall_detector:harness-stall-detector; do
+	stall_detector:harness-stall-detector rvwork_parse:rvwork-figures; do
 	line=$(bash "tests/tools/${check%%:*}.sh" 2>&1 | tail -n 1)
 	case $line in
 	"PASS host/${check#*:}") result PASS "host/${check#*:}" ;;

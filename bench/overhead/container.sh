@@ -7,6 +7,10 @@
 # runtime sets up, built from util-linux's unshare and the cgroup file
 # system, without one. CMD runs as PID 1 of its namespace with a fresh
 # /proc, the hostname "rvbench" and only a loopback interface.
+# With CT_VETH=HOST_ADDR/PREFIX,CT_ADDR/PREFIX (and CT_IP, the iproute2
+# command to make it with) it gets a veth pair instead, as a container
+# runtime's bridge network does: the host end has HOST_ADDR, the
+# container's end CT_ADDR.
 # Exit status: CMD's, or 125 when the container could not be set up (one
 # line on stderr says why).
 set -u
@@ -47,7 +51,33 @@ for u in /usr/local/bin/unshare /usr/bin/unshare; do
 done
 # /proc is mounted from inside (the new PID namespace's view) on ROOT/proc,
 # which need not be a mount point (unshare's --mount-proc wants one).
+inner='mount -t proc proc "$1/proc" && hostname rvbench &&
+	{ ip link set lo up 2>/dev/null || true; } && exec chroot "$@"'
+if [ -z "${CT_VETH:-}" ]; then
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$G" \
+		"$UNSHARE" --pid --mount --net --uts --ipc --fork --propagation private \
+		sh -c "$inner" _ "$ROOT" "$@"
+	exit
+fi
+
+# The veth network: the container's first process says it is in its
+# namespaces (ready), waits while its end of the pair is moved into
+# unshare's network namespace (go), then sets its address.
+HOSTADDR=${CT_VETH%,*} CTADDR=${CT_VETH#*,}
+IP=${CT_IP:-ip}
+F=$(mktemp -d) || die "mktemp failed"
+H=rvh$$ C=rvc$$
+trap 'rmdir "$G" 2>/dev/null; $IP link del "$H" 2>/dev/null; rm -rf "$F"' EXIT
+mkfifo "$F/ready" "$F/go" || die "mkfifo failed"
+$IP link add "$H" type veth peer name "$C" && $IP addr add "$HOSTADDR" dev "$H" &&
+	$IP link set "$H" up || die "cannot make the veth pair $H/$C"
 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$G" \
 	"$UNSHARE" --pid --mount --net --uts --ipc --fork --propagation private \
-	sh -c 'mount -t proc proc "$1/proc" && hostname rvbench &&
-		{ ip link set lo up 2>/dev/null || true; } && exec chroot "$@"' _ "$ROOT" "$@"
+	sh -c 'echo >"$1/ready" && read -r _ <"$1/go" && ip link set "$2" up &&
+		ip addr add "$3" dev "$2" && shift 3 && '"$inner" _ "$F" "$C" "$CTADDR" "$ROOT" "$@" &
+pid=$!
+read -r _ <"$F/ready"
+# unshare made its namespaces before it started the child that said ready.
+$IP link set "$C" netns "$pid" || { kill "$pid"; die "cannot move $C into the container"; }
+echo >"$F/go"
+wait "$pid"

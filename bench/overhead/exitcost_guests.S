@@ -8,9 +8,12 @@
 
 #include "exitcost_ops.inc"
 
-.macro costloop name
+.macro costloop name, apic=0
 	.globl	cost_\name, cost_\name\()_end
 cost_\name:
+	.if \apic
+	apic_setup 0x300000
+	.endif
 	mov	0x200000, %r8
 	time_op	\name
 	mov	%edx, %eax
@@ -34,5 +37,7 @@ cost_\name\()_end:
 	costloop pio_kernel
 	costloop mmio_user
 	costloop mmio_kernel
+	costloop halt, 1
+	costloop selfipi, 1
 
 	.section .note.GNU-stack, "", @progbits

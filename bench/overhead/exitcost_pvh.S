@@ -6,7 +6,8 @@
  * count written as 8 little-endian bytes to port 0xe9 (QEMU's
  * isa-debugcon, to a file). Then it writes port 0xf4 (isa-debug-exit),
  * which ends QEMU. Only the kinds QEMU has a path for: nothing answers
- * ringvm's ioeventfd ports there. */
+ * ringvm's ioeventfd ports there. Per run: nop, cpuid, the hypercall,
+ * pio_user, mmio_user, halt, selfipi. */
 #define N    20000
 #define RUNS 5
 
@@ -62,9 +63,10 @@ start32:
 	.code64
 #include "exitcost_ops.inc"
 
-/* N times OP between two RDTSCs; the count to port 0xe9, low byte first. */
-.macro timed op
-	mov	$N, %r8
+/* COUNT (default N) times OP between two RDTSCs; the cycle count to port
+ * 0xe9, low byte first. */
+.macro timed op, count=N
+	mov	$\count, %r8
 	time_op	\op
 	mov	$8, %ecx                 /* isa-debugcon takes bytes only */
 2:	mov	%dl, %al
@@ -79,6 +81,7 @@ start64:
 	mov	%ax, %es
 	mov	%ax, %ss
 	mov	$stack_top, %rsp
+	apic_setup 0x300000              /* for halt and selfipi; moves the stack */
 	xor	%eax, %eax               /* AMD: vmmcall; Intel: vmcall */
 	cpuid
 	xor	%r12d, %r12d
@@ -94,6 +97,8 @@ start64:
 4:	timed	vmcall
 5:	timed	pio_user
 	timed	mmio_user
+	timed	halt, N / 100            /* as exitcost runs them */
+	timed	selfipi, N / 100
 	dec	%r13d
 	jnz	3b
 	xor	%eax, %eax

@@ -4,15 +4,18 @@
 # one discarded warm-up run and then RUNS measured ones, the platforms
 # interleaved within each run (A B C D, A B C D, ...) so a drifting host
 # load favours no one. Settings come from ./overhead.conf (RUNS, WORK,
-# PLATFORMS, SCALE, CPUS, MEM_MIB). Prints, for tools/ringvm-overhead:
+# PLATFORMS, SCALE, CPUS, MEM_MIB, VHOST). Prints, for tools/ringvm-overhead:
 #   RUNCSV platform,workload,run,value,unit,better
 #   EXITCSV platform,workload,run,reason,count,seconds   (ringvm's counters)
 #   HOST key=value                                         (what ran where)
 #   # progress and notes
-# Files it needs here: rvmicro, container.sh, vmlinux, initrd-ov.cpio.gz
-# (the guest with the overhead hook), and QEMU's firmware for the peer.
+# Files it needs here: rvmicro, rvwork, container.sh, vmlinux,
+# initrd-ov.cpio.gz (the guest with the overhead hook), and QEMU's
+# firmware for the peer. $RINGVM_DISKS (the harness's --disk), when it
+# names two disks: the benchmark root file system (scripts/bench-rootfs.sh)
+# and an empty ext4 scratch file system for fio's file.
 set -u
-RUNS=3 WORK=syscall PLATFORMS=native SCALE=1 CPUS=1 MEM_MIB=512
+RUNS=3 WORK=syscall PLATFORMS=native SCALE=1 CPUS=1 MEM_MIB=512 VHOST=auto
 [ -f ./overhead.conf ] && . ./overhead.conf
 W=$(pwd)
 T=$W/ov-tmp
@@ -20,13 +23,57 @@ rm -rf "$T"
 mkdir -p "$T"
 LIMIT=${RINGVM_OV_TIMEOUT:-1800}
 
-# The root every platform runs from: busybox and rvmicro, static; native
-# runs use the same rvmicro file, the guests get it in their initramfs.
+# The root every platform runs from. With the benchmark root file system:
+# native and container runs mount the image the guests get as their
+# read-only disk, and fio's file lies on the scratch disk, which the
+# guests get too (the same image file, as a virtio-blk disk). Without it:
+# busybox, rvmicro and rvwork, static; the guests get the same files in
+# their initramfs, and only rvmicro's workloads are possible.
 R=$T/root
-mkdir -p "$R/bin" "$R/proc" "$R/tmp"
-cp /bin/busybox "$R/bin/busybox"     # static: busybox-static
-ln -s busybox "$R/bin/sh"
-cp rvmicro "$R/bin/rvmicro"
+ROOTDISK= SCRATCH=
+# shellcheck disable=SC2086 # a list of paths without spaces
+set -- ${RINGVM_DISKS:-}
+mkdir -p "$R"
+if [ $# -ge 2 ]; then
+	ROOTDISK=$1
+	# On a real host (the harness's direct mode) leave nothing behind.
+	trap 'kill "$(cat "$R/tmp/iperf3.pid" 2>/dev/null)" 2>/dev/null; ip link del rvov0 2>/dev/null
+		umount "$R/tmp" "$R/dev" "$R/proc" "$R/scratch" "$R" 2>/dev/null' EXIT
+	lo() { [ -b "$1" ] || echo ,loop; }   # a file in direct mode
+	mount -o "ro,noload$(lo "$1")" "$1" "$R" || { echo "# cannot mount the root file system $1"; exit 1; }
+	mount -o "rw$(lo "$2")" "$2" "$R/scratch" || { echo "# cannot mount the scratch disk $2"; exit 1; }
+	mount -t proc proc "$R/proc" && mount -o bind /dev "$R/dev" &&
+		mount -t tmpfs tmp "$R/tmp" || { echo "# cannot mount /proc, /dev, /tmp in $R"; exit 1; }
+	SCRATCH=$R/scratch/fio.img
+	# Written through, so that every read below reads blocks that exist.
+	[ -f "$SCRATCH" ] || dd if=/dev/zero of="$SCRATCH" bs=1M count=256 conv=fsync 2>/dev/null
+	IP="chroot $R /usr/sbin/ip"
+	ip link set lo up
+	# The guests' network: a TAP at 10.0.2.1 (kernel vhost-net where there
+	# is one, for both VMMs); the container's: a veth pair at 10.0.3.1;
+	# native: loopback. One iperf3 server for all of them.
+	$IP tuntap add dev rvov0 mode tap && $IP addr add 10.0.2.1/24 dev rvov0 &&
+		$IP link set rvov0 up || { echo "# cannot make the TAP rvov0"; exit 1; }
+	chroot "$R" iperf3 -s -D -I /tmp/iperf3.pid >/dev/null 2>&1 || { echo "# cannot start the iperf3 server"; exit 1; }
+	# Wait for its listening socket (port 5201, state 0A), at most 30 s.
+	i=0
+	until awk '$2 ~ /:1451$/ && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] || { echo "# the iperf3 server never listened"; exit 1; }
+		sleep 0.1
+	done
+	# VHOST from overhead.conf: auto (on where L1 has /dev/vhost-net) or
+	# off (each VMM's own data path).
+	[ "${VHOST:-auto}" = auto ] && { VHOST=off; [ -c /dev/vhost-net ] && VHOST=on; }
+	echo "HOST rootfs=debian-$(cat "$R/etc/debian_version") sysbench=$(chroot "$R" sysbench --version | cut -d' ' -f2) fio=$(chroot "$R" fio --version) iperf3=$(chroot "$R" iperf3 --version | head -n 1 | cut -d' ' -f2)"
+	echo "HOST guest_disks=virtio-blk(rootfs ro; scratch direct) guest_net=tap vhost=$VHOST container_net=veth native_net=loopback"
+else
+	mkdir -p "$R/bin" "$R/proc" "$R/tmp" "$R/usr/local/bin"
+	cp /bin/busybox "$R/bin/busybox"     # static: busybox-static
+	ln -s busybox "$R/bin/sh"
+	cp rvmicro rvwork "$R/usr/local/bin/"
+fi
+RVWORK=/usr/local/bin/rvwork
 
 # Pinning: the vCPUs (and the native and container runs) on the last CPUS
 # host CPUs, when the host has more CPUs than that (the rest is left to the
@@ -65,13 +112,15 @@ result() {
 
 native() { # WORKLOAD RUN
 	# shellcheck disable=SC2046
-	result native "$1" "$2" "$(pinned "$R/bin/rvmicro" -s "$SCALE" $(echo "$1" | tr ':' ' ') 2>&1 | head -n 1)"
+	result native "$1" "$2" "$(pinned chroot "$R" "$RVWORK" -s "$SCALE" -t /scratch/fio.img \
+		-n 127.0.0.1 $(echo "$1" | tr ':' ' ') 2>&1 | head -n 1)"
 }
 
 container() { # WORKLOAD RUN
 	# shellcheck disable=SC2046
-	result container "$1" "$2" "$(pinned sh ./container.sh "$R" "$CPUS" "$MEM_MIB" -- \
-		/bin/rvmicro -s "$SCALE" $(echo "$1" | tr ':' ' ') 2>/dev/null | head -n 1)"
+	result container "$1" "$2" "$(CT_VETH=${ROOTDISK:+10.0.3.1/24,10.0.3.2/24} CT_IP=${IP:-ip} \
+		pinned sh ./container.sh "$R" "$CPUS" "$MEM_MIB" -- \
+		"$RVWORK" -s "$SCALE" -t /scratch/fio.img -n 10.0.3.1 $(echo "$1" | tr ':' ' ') 2>/dev/null | head -n 1)"
 }
 
 # counters FILE: ringvm's KVM counters summed over vCPUs, "reason count".
@@ -109,17 +158,30 @@ vm() {
 	rm -f "$T/in" "$T/out" "$T/ov.sock"
 	mkfifo "$T/in" "$T/out"
 	cmdline="console=ttyS0 quiet rvhook=overhead ov_work=$WORK ov_scale=$SCALE"
+	# The same devices for both VMMs: the root file system read-only, the
+	# scratch file with direct I/O (QEMU: cache=none, io_uring as ringvm
+	# uses), the TAP with vhost-net where L1 has it.
+	rv_dev= q_dev=
+	if [ -n "$ROOTDISK" ]; then
+		cmdline="$cmdline ov_root=/dev/vda ov_disk=/dev/vdb ov_net=10.0.2.2/24 ov_server=10.0.2.1"
+		rv_dev="--disk $ROOTDISK,ro --disk $SCRATCH,direct --net tap=rvov0,vhost=$VHOST"
+		q_dev="-drive file=$ROOTDISK,if=virtio,format=raw,readonly=on
+			-drive file=$SCRATCH,if=virtio,format=raw,cache=none,aio=io_uring
+			-netdev tap,id=n0,ifname=rvov0,script=no,downscript=no,vhost=$VHOST
+			-device virtio-net-pci,netdev=n0,romfile="
+	fi
+	# shellcheck disable=SC2086 # rv_dev and q_dev are word lists
 	case $plat in
 	ringvm)
 		timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd-ov.cpio.gz \
-			--cmdline "$cmdline" --cpus "$CPUS" --mem "${MEM_MIB}M" \
+			--cmdline "$cmdline" --cpus "$CPUS" --mem "${MEM_MIB}M" $rv_dev \
 			${PIN_LIST:+--cpu-pin "$PIN_LIST"} --api-sock "$T/ov.sock" \
 			<"$T/in" >"$T/out" 2>"$T/vm.err" & ;;
 	qemu)
 		timeout "$LIMIT" qemu-system-x86_64 -L ./qemu-firmware -M pc -accel kvm \
 			-name ov,debug-threads=on \
 			-cpu host -m "$MEM_MIB" -smp "$CPUS" -nodefaults -no-user-config \
-			-display none -serial stdio -no-reboot \
+			-display none -serial stdio -no-reboot $q_dev \
 			-kernel vmlinux -initrd initrd-ov.cpio.gz -append "$cmdline" \
 			<"$T/in" >"$T/out" 2>"$T/vm.err" & ;;
 	esac
@@ -142,6 +204,7 @@ vm() {
 			[ "$plat" = ringvm ] && counters "$T/before"
 			t0=$(uptime_cs)
 			echo >&3 ;;
+		"RV ov_error "*) echo "# $plat run $run: guest: ${line#RV ov_error }" ;;
 		"RV ov_result "*)
 			t1=$(uptime_cs)
 			rest=${line#RV ov_result }
@@ -196,6 +259,7 @@ if [ -x ./exitcost ]; then
 		$1 == "exit_pio_user_ns" { print "COSTCSV io_exits," $2 }
 		$1 == "exit_mmio_user_ns" { print "COSTCSV mmio_exits," $2 }
 		$1 == "exit_hypercall_ns" { print "COSTCSV hypercalls," $2 }
+		$1 == "exit_halt_ns" { print "COSTCSV halt_exits," $2 }
 		$1 == "exit_cpuid_ns" { print "COSTCSV other_exits_cost_estimated," $2 }'
 fi
 echo "RUN overhead done"

@@ -139,6 +139,29 @@ class Files(unittest.TestCase):
             fig = {(x["workload"], x["platform"]): x for x in json.load(f)["figures"]}
         self.assertFalse(fig[("getpid", "ringvm")]["significant"])
 
+    def test_ringvm_against_qemu(self):
+        rows = []
+        for i, (n, r, q) in enumerate([(100, 120, 150), (101, 121, 151), (99, 119, 149)]):
+            rows += [["native", "getpid", i, n, "ns", "lower"],
+                     ["ringvm", "getpid", i, r, "ns", "lower"],
+                     ["qemu", "getpid", i, q, "ns", "lower"],
+                     ["ringvm", "tcp", i, 100 + i, "Mbit/s", "higher"],
+                     ["qemu", "tcp", i, 101 - i, "Mbit/s", "higher"]]
+        write(self.runs, ["platform", "workload", "run", "value", "unit", "better"], rows)
+        self.assertEqual(self.run_tool(), 0)
+        out = os.path.join(self.d, "out")
+        with open(os.path.join(out, "summary.json")) as f:
+            vs = {v["workload"]: v for v in json.load(f)["ringvm_vs_qemu"]}
+        # Lower is better: QEMU's 150 ns against ringvm's 120 ns is 1.25.
+        self.assertAlmostEqual(vs["getpid"]["relative"], 1.25)
+        self.assertTrue(vs["getpid"]["significant"])
+        self.assertFalse(vs["tcp"]["significant"])
+        with open(os.path.join(out, "report.md")) as f:
+            md = f.read()
+        self.assertIn("## ringvm against qemu", md)
+        self.assertIn("| getpid | 1.250 ± ", md)
+        self.assertIn("| tcp | not significant |", md)
+
     def test_refusals_name_the_problem(self):
         cases = [
             (["platform", "workload", "run", "value", "unit"], [["native", "w", 0, 1, "ns"]], "missing column(s) better"),
