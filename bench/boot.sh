@@ -7,15 +7,19 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 IMG=${RINGVM_IMAGES:-build/images}
 RUNS=${BENCH_RUNS:-5}
+# BENCH_KERNEL=vmlinux: both monitors boot the ELF through its PVH entry
+# (QEMU with its pvh.bin option ROM) instead of the bzImage.
+KERNEL=${BENCH_KERNEL:-vmlinuz}
+case $KERNEL in vmlinuz | vmlinux) ;; *) echo "bench-boot: BENCH_KERNEL is vmlinuz or vmlinux" >&2; exit 1 ;; esac
 mkdir -p build/bench
 gcc -O2 -Wall -Wextra -Werror -static -o build/bench/boot_probe bench/boot_probe.c
 
 # QEMU as the peer, with the firmware to boot a kernel on the pc machine.
-qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin
+qemu_peer bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin
 log=build/bench/boot.log
 tools/ringvm-harness --timeout 3000 --file bench/boot-l1.sh \
-	--file build/bench/boot_probe --file "$IMG/vmlinuz" \
-	--file "$IMG/initrd.cpio.gz" "${PEER[@]}" -- "sh ./boot-l1.sh $RUNS" >"$log" 2>&1 || {
+	--file build/bench/boot_probe --file "$IMG/$KERNEL" \
+	--file "$IMG/initrd.cpio.gz" "${PEER[@]}" -- "BENCH_KERNEL=$KERNEL sh ./boot-l1.sh $RUNS" >"$log" 2>&1 || {
 	echo "bench-boot: harness failed; see $log" >&2
 	exit 1
 }
@@ -34,7 +38,7 @@ overhead() { # peak rss minus resident guest RAM, per ringvm run
 		sed -n 's/.*peak_rss_kib=\([0-9][0-9]*\) guest_resident_kib=\([0-9][0-9]*\).*/\1 \2/p'
 }
 n_ok=$(grep 'vmm=ringvm ' build/bench/boot.runs | grep 'boot_to_init_ms=[0-9]' | grep -c 'status=0' || true)
-echo "# ringvm: $n_ok of $RUNS runs powered off cleanly with a boot time; kernel $(cat "$IMG/kernel-version"), 2 vCPUs, 512 MiB"
+echo "# ringvm: $n_ok of $RUNS runs powered off cleanly with a boot time; kernel $(cat "$IMG/kernel-version") ($KERNEL), 2 vCPUs, 512 MiB"
 figure boot_to_init_ms "$(stat ringvm boot_to_init_ms)" ms
 figure vmm_peak_rss_kib "$(stat ringvm peak_rss_kib)" KiB
 figure guest_resident_kib "$(stat ringvm guest_resident_kib)" KiB
@@ -42,7 +46,7 @@ ovh=$(overhead | awk '{ print $1 - $2 }' | median_min_max %d)
 figure vmm_rss_overhead_kib "$ovh" KiB
 if grep -q 'vmm=qemu' build/bench/boot.runs; then
 	n_ok=$(grep 'vmm=qemu ' build/bench/boot.runs | grep 'boot_to_init_ms=[0-9]' | grep -c 'status=0' || true)
-	echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') -M pc -accel kvm (SeaBIOS + linuxboot), same guest; $n_ok of $RUNS runs ok"
+	echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') -M pc -accel kvm (SeaBIOS + $([ "$KERNEL" = vmlinux ] && echo pvh.bin || echo linuxboot)), same guest; $n_ok of $RUNS runs ok"
 	figure peer_boot_to_init_ms "$(stat qemu boot_to_init_ms)" ms
 	figure peer_peak_rss_kib "$(stat qemu peak_rss_kib)" KiB
 	# QEMU does not report its resident guest RAM; the guest is the same, so

@@ -6,6 +6,7 @@
 # load favours no one. Settings come from ./overhead.conf (RUNS, WORK,
 # PLATFORMS, SCALE, CPUS, MEM_MIB, VHOST). Prints, for tools/ringvm-overhead:
 #   RUNCSV platform,workload,run,value,unit,better
+#   NOFIG platform,workload,run,what it printed instead   (a failed run)
 #   EXITCSV platform,workload,run,reason,count,seconds   (ringvm's counters)
 #   HOST key=value                                         (what ran where)
 #   # progress and notes
@@ -100,14 +101,20 @@ pinned() { # CMD...: runs CMD on the pinned CPUs, if any
 	if [ -n "$PIN_SET" ]; then taskset -c "$PIN_SET" "$@"; else "$@"; fi
 }
 
-# result PLATFORM WORKLOAD RUN LINE: LINE is rvmicro's first line.
+# result PLATFORM WORKLOAD RUN LINE: LINE is rvwork's first line; a run
+# without a figure is said (NOFIG, with what it printed instead), never
+# dropped in silence.
 result() {
+	line=$4
 	set -- "$1" "$2" "$3" $4
 	case $4 in
 	*_ns | *_us) better=lower ;;
 	*) better=higher ;;
 	esac
-	[ -n "${5:-}" ] && echo "RUNCSV $1,$2,$3,$5,$6,$better"
+	case ${5:-} in
+	'' | *[!0-9.]*) echo "NOFIG $1,$2,$3,$(printf '%s' "$line" | tr ',\n' '; ' | cut -c 1-200)" ;;
+	*) echo "RUNCSV $1,$2,$3,$5,$6,$better" ;;
+	esac
 }
 
 native() { # WORKLOAD RUN
@@ -130,6 +137,26 @@ counters() {
 		awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort >"$1"
 }
 
+# debugfs_counters PID FILE: the same counters for another VMM (QEMU),
+# from KVM's debugfs directory of its VM (PID-FD; each file there sums the
+# VM's vCPUs). PID is what started it: the VMM (busybox's timeout execs
+# it) or its parent (coreutils' timeout forks it).
+debugfs_counters() {
+	d=
+	for c in /sys/kernel/debug/kvm/[0-9]*-[0-9]*; do
+		[ -d "$c" ] || continue
+		p=${c##*/}
+		p=${p%-*}
+		{ [ "$p" = "$1" ] || [ "$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)" = "$1" ]; } && d=$c
+	done
+	: >"$2"
+	[ -n "$d" ] || return 0
+	for r in exits io_exits mmio_exits hypercalls halt_exits; do
+		[ -f "$d/$r" ] && echo "$r $(cat "$d/$r")" >>"$2"
+	done
+	sort -o "$2" "$2"
+}
+
 # exits_by_reason PLATFORM WORKLOAD RUN SECONDS: "reason before after"
 # lines in, EXITCSV lines out: the exits split into reasons that do not
 # overlap (so frequency x cost can be summed): port I/O and MMIO that
@@ -147,6 +174,10 @@ exits_by_reason() {
 			if (rest > 0) printf "EXITCSV %s,%s,%s,other_exits_cost_estimated,%d,%s\n", p, w, r, rest, s
 		}'
 }
+
+# QEMU's exits come from KVM's debugfs.
+[ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+echo "HOST exits=ringvm: its own counters (KVM_GET_STATS_FD); qemu: KVM's debugfs$([ -d /sys/kernel/debug/kvm ] || echo ' (not available here)')"
 
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 
@@ -201,7 +232,10 @@ vm() {
 					esac
 				done
 			fi
-			[ "$plat" = ringvm ] && counters "$T/before"
+			case $plat in
+			ringvm) counters "$T/before" ;;
+			qemu) debugfs_counters "$pid" "$T/before" ;;
+			esac
 			t0=$(uptime_cs)
 			echo >&3 ;;
 		"RV ov_error "*) echo "# $plat run $run: guest: ${line#RV ov_error }" ;;
@@ -210,8 +244,11 @@ vm() {
 			rest=${line#RV ov_result }
 			w=${rest%% *}
 			result "$plat" "$w" "$run" "${rest#* }"
-			if [ "$plat" = ringvm ]; then
-				counters "$T/after"
+			case $plat in
+			ringvm) counters "$T/after" ;;
+			qemu) debugfs_counters "$pid" "$T/after" ;;
+			esac
+			if [ -s "$T/after" ]; then
 				awk 'NR == FNR { b[$1] = $2; next } { print $1, ($1 in b) ? b[$1] : 0, $2 }' \
 					"$T/before" "$T/after" | exits_by_reason "$plat" "$w" "$run" \
 					"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 100 }')"

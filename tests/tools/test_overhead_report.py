@@ -162,6 +162,29 @@ class Files(unittest.TestCase):
         self.assertIn("| getpid | 1.250 ± ", md)
         self.assertIn("| tcp | not significant |", md)
 
+    def test_exits_of_two_vmms_side_by_side(self):
+        rows = []
+        for i in range(3):
+            rows += [["native", "chase", i, 100 + i, "ns", "lower"],
+                     ["ringvm", "chase", i, 120 + i, "ns", "lower"],
+                     ["qemu", "chase", i, 110 + i, "ns", "lower"]]
+        write(self.runs, ["platform", "workload", "run", "value", "unit", "better"], rows)
+        exits = os.path.join(self.d, "exits.csv")
+        write(exits, ["platform", "workload", "run", "reason", "count", "seconds"],
+              [["ringvm", "chase", 1, "other", 4000, 2], ["qemu", "chase", 1, "other", 1000, 2],
+               ["ringvm", "chase", 1, "halt_exits", 10, 2]])
+        costs = os.path.join(self.d, "costs.csv")
+        write(costs, ["reason", "cost_ns"], [["other", 1000]])
+        self.assertEqual(self.run_tool("--exits", exits, "--costs", costs), 0)
+        with open(os.path.join(self.d, "out", "report.md")) as f:
+            md = f.read()
+        self.assertIn("| workload | reason | qemu | ringvm |", md)
+        self.assertIn("| chase | other | 500 | 2,000 |", md)
+        self.assertIn("| chase | halt_exits | n/a | 5 |", md)
+        # The equation is ringvm's only: its costs are ringvm's paths'.
+        self.assertIn("### chase on ringvm", md)
+        self.assertNotIn("### chase on qemu", md)
+
     def test_refusals_name_the_problem(self):
         cases = [
             (["platform", "workload", "run", "value", "unit"], [["native", "w", 0, 1, "ns"]], "missing column(s) better"),
