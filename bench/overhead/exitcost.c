@@ -12,7 +12,9 @@
  * interrupt that is due at once, woken and acknowledged (what every idle
  * wakeup adds; the timer is due 10 us after it is set, which is taken
  * off), and an IPI the vCPU sends itself, taken and acknowledged
- * (the cross-vCPU wakeup is not included); these two run N / 100 times.
+ * (the cross-vCPU wakeup is not included), and an IPI to a second vCPU
+ * that is halted, until its handler ran (the wakeup of another CPU, as a
+ * Linux guest's cross-CPU wakeups do); these three run N / 100 times.
  * Runs are interleaved (every kind once, then again), and each
  * figure is the mean over RUNS with its 95% confidence interval (Student
  * t). Prints "exit_KIND_ns MEAN ns ci95=HALF runs=RUNS" lines; needs a
@@ -44,6 +46,7 @@ COST(mmio_user);
 COST(mmio_kernel);
 COST(halt);
 COST(selfipi);
+COST(ipi);
 
 #define MAX_RUNS 30
 #define N_GPA 0x200000ull
@@ -55,6 +58,7 @@ struct kind {
 	const char *what;
 	long div;             /* runs N / div operations: the slow kinds */
 	double waited_ns;     /* time the operation waits by design */
+	unsigned int nvcpus;  /* 2 for the IPI between vCPUs, else 1 */
 };
 
 /* Two-sided 95% Student t quantiles for 1..30 degrees of freedom. */
@@ -85,7 +89,7 @@ static uint64_t run_once(int kvm_fd, const struct kind *k, uint64_t n,
 	uint64_t cycles = 0;
 	int efd = -1, khz;
 
-	if (rig_setup(&r, kvm_fd, true, k->code, k->end) < 0) {
+	if (rig_setup_smp(&r, kvm_fd, true, k->nvcpus, k->code, k->end) < 0) {
 		fprintf(stderr, "exitcost: %s: %s\n", k->name, r.err.msg);
 		return 0;
 	}
@@ -131,23 +135,26 @@ int main(int argc, char **argv)
 {
 	bool amd = amd_host();
 	const struct kind kinds[] = {
-		{ "nop", cost_nop, cost_nop_end, 0, "baseline loop", 1, 0 },
-		{ "cpuid", cost_cpuid, cost_cpuid_end, 0, "answered in KVM", 1, 0 },
+		{ "nop", cost_nop, cost_nop_end, 0, "baseline loop", 1, 0, 1 },
+		{ "cpuid", cost_cpuid, cost_cpuid_end, 0, "answered in KVM", 1, 0, 1 },
 		{ "hypercall", amd ? cost_vmmcall : cost_vmcall,
-		  amd ? cost_vmmcall_end : cost_vmcall_end, 0, "answered in KVM", 1, 0 },
+		  amd ? cost_vmmcall_end : cost_vmcall_end, 0, "answered in KVM", 1, 0, 1 },
 		{ "pio_user", cost_pio_user, cost_pio_user_end, 0,
-		  "round trip through ringvm", 1, 0 },
+		  "round trip through ringvm", 1, 0, 1 },
 		{ "pio_ioeventfd", cost_pio_kernel, cost_pio_kernel_end, 1,
-		  "completed in KVM", 1, 0 },
+		  "completed in KVM", 1, 0, 1 },
 		{ "mmio_user", cost_mmio_user, cost_mmio_user_end, 0,
-		  "round trip through ringvm", 1, 0 },
+		  "round trip through ringvm", 1, 0, 1 },
 		{ "mmio_ioeventfd", cost_mmio_kernel, cost_mmio_kernel_end, 2,
-		  "completed in KVM", 1, 0 },
+		  "completed in KVM", 1, 0, 1 },
 		{ "halt", cost_halt, cost_halt_end, 0,
 		  "HLT, an APIC timer interrupt 10 us later, wakeup, EOI; in KVM, less the 10 us",
-		  100, 10000 },
+		  100, 10000, 1 },
 		{ "selfipi", cost_selfipi, cost_selfipi_end, 0,
-		  "an IPI to itself and its EOI; in KVM", 100, 0 },
+		  "an IPI to itself and its EOI; in KVM", 100, 0, 1 },
+		{ "ipi", cost_ipi, cost_ipi_end, 0,
+		  "an IPI to the other vCPU, halted: its wakeup and interrupt, until seen; in KVM",
+		  100, 0, 2 },
 	};
 	enum { NK = sizeof(kinds) / sizeof(kinds[0]) };
 	long n = argc > 1 ? atol(argv[1]) : 20000;

@@ -40,4 +40,63 @@ cost_\name\()_end:
 	costloop halt, 1
 	costloop selfipi, 1
 
+/* ipi: two vCPUs start here. vCPU 1 (APIC ID 1) enables its APIC, says it
+ * is ready and halts; each IPI (vector 0xed) wakes it, its handler counts
+ * it at 0x302000 and it halts again. vCPU 0 times N IPIs to it, each
+ * until the count moves. */
+	.globl	cost_ipi, cost_ipi_end
+cost_ipi:
+	cli
+	mov	$0xfee00000, %rsi
+	mov	0x20(%rsi), %eax         /* APIC ID, bits 31:24 */
+	shr	$24, %eax
+	jnz	ipi_ap
+	apic_setup 0x300000
+	mov	$(0x300000 + 0xed * 16), %rdi
+	lea	ipi_count(%rip), %rax
+	mov	%ax, (%rdi)
+	mov	%cs, %cx
+	mov	%cx, 2(%rdi)
+	movw	$0x8e00, 4(%rdi)
+	shr	$16, %rax
+	mov	%ax, 6(%rdi)
+	shr	$16, %rax
+	mov	%eax, 8(%rdi)
+	movl	$0, 12(%rdi)
+	movq	$1, 0x302100             /* the IDT is ready */
+1:	pause
+	cmpq	$1, 0x302108             /* vCPU 1 is ready */
+	jne	1b
+	movl	$0x01000000, 0x310(%rsi) /* ICR high: APIC ID 1 */
+	mov	0x200000, %r8
+	time_op	ipi
+	mov	%edx, %eax
+	out	%eax, $0xe0
+	shr	$32, %rdx
+	mov	%edx, %eax
+	out	%eax, $0xe0
+	mov	$0x3c0, %dx
+	mov	$0x34, %al
+	out	%al, %dx
+2:	hlt
+	jmp	2b
+ipi_ap:
+	mov	$0x3f0000, %rsp
+1:	pause
+	cmpq	$1, 0x302100
+	jne	1b
+	lidt	0x301000
+	movl	$0x10000, 0x350(%rsi)    /* LINT0 masked */
+	movl	$0x1ff, 0xf0(%rsi)       /* APIC on */
+	movq	$1, 0x302108
+2:	sti
+	hlt
+	cli
+	jmp	2b
+ipi_count:
+	lock incq 0x302000
+	movl	$0, 0xb0(%rsi)           /* EOI */
+	iretq
+cost_ipi_end:
+
 	.section .note.GNU-stack, "", @progbits

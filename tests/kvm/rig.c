@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
 
 #include "arch/x86/boot.h"
 #include "arch/x86/cpuid.h"
@@ -69,12 +72,37 @@ static void probe_mmio(void *dev, uint64_t off, uint8_t *data, uint32_t len,
 int rig_setup(struct rig *r, int kvm_fd, bool irqchip,
 		     const uint8_t *code, const uint8_t *end)
 {
-	struct machine_opts mo = { .mem_size = 512ull << 20, .nvcpus = 1,
+	return rig_setup_smp(r, kvm_fd, irqchip, 1, code, end);
+}
+
+/* vCPU i > 0 the same way as vCPU 0, and runnable at once (no INIT/SIPI):
+ * every vCPU starts at `code`, telling itself apart by its APIC ID. */
+static int setup_ap(struct rig *r, unsigned int i, unsigned int n,
+		    const struct x86_boot_info *bi)
+{
+	struct x86_cpuid_opts co = { .cpu_index = i, .ncpus = n,
+				     .tsc_deadline = r->m.tsc_deadline };
+	struct x86_cpuid cpuid = r->m.supported_cpuid;
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+
+	if (x86_cpuid_shape(&cpuid, &co, &r->err) < 0 ||
+	    x86_vcpu_setup(r->m.vcpu[i].fd, &cpuid, &r->err) < 0 ||
+	    x86_vcpu_boot_regs(r->m.vcpu[i].fd, &r->m.mem, bi, &r->err) < 0)
+		return -1;
+	if (ioctl(r->m.vcpu[i].fd, KVM_SET_MP_STATE, &mp) < 0)
+		return rv_fail_errno(&r->err, "vCPU %u: KVM_SET_MP_STATE", i);
+	return 0;
+}
+
+int rig_setup_smp(struct rig *r, int kvm_fd, bool irqchip, unsigned int nvcpus,
+		  const uint8_t *code, const uint8_t *end)
+{
+	struct machine_opts mo = { .mem_size = 512ull << 20, .nvcpus = nvcpus,
 				   .irqchip = irqchip };
 	struct x86_boot_info bi = { .mode = X86_BOOT_LINUX64,
 				    .entry = X86_HIGH_MEM_GPA,
 				    .params_gpa = PARAMS_MARK };
-	struct x86_cpuid_opts co = { .cpu_index = 0, .ncpus = 1 };
+	struct x86_cpuid_opts co = { .cpu_index = 0, .ncpus = nvcpus };
 	struct x86_cpuid cpuid;
 
 	memset(r, 0, sizeof(*r));
@@ -101,6 +129,11 @@ int rig_setup(struct rig *r, int kvm_fd, bool irqchip,
 		machine_destroy(&r->m);
 		return -1;
 	}
+	for (unsigned int i = 1; i < nvcpus; i++)
+		if (setup_ap(r, i, nvcpus, &bi) < 0) {
+			machine_destroy(&r->m);
+			return -1;
+		}
 	return 0;
 }
 

@@ -42,6 +42,10 @@ struct rig {
 /* Builds a one-vCPU machine running `code` at 1 MiB in 64-bit mode. */
 int rig_setup(struct rig *r, int kvm_fd, bool irqchip, const uint8_t *code,
 	      const uint8_t *end);
+/* The same with nvcpus vCPUs, all runnable at `code` (the program tells
+ * them apart by APIC ID). */
+int rig_setup_smp(struct rig *r, int kvm_fd, bool irqchip, unsigned int nvcpus,
+		  const uint8_t *code, const uint8_t *end);
 /* Runs until the machine stops or 20 s pass (then it is stopped); the
  * machine is left for checks (machine_destroy it). */
 enum machine_outcome rig_run(struct rig *r);
