@@ -94,7 +94,7 @@ for p in $(echo "$plats" | tr ',' ' '); do
 		done
 	done
 done
-for c in io_exits mmio_exits hypercalls halt_exits other_exits_cost_estimated; do
+for c in io_exits mmio_exits hypercalls halt_exits irq_exits_cost_estimated other_exits_cost_estimated; do
 	grep -qE "^COSTCSV $c,[0-9.]+$" "$T/ov.out" || missing="$missing cost:$c"
 done
 if [ $rc = 0 ] && grep -q '^RUN overhead done' "$T/ov.out" && [ -z "$missing" ]; then
