@@ -137,13 +137,23 @@ bench-migrate: deps
 	bench/migrate.sh
 
 # The same operations as a PVH kernel, for QEMU to boot: bench-exits' peer.
-$(BUILD)/bench/exitcost-pvh.elf: bench/overhead/exitcost_pvh.S bench/overhead/exitcost_ops.inc
+$(BUILD)/bench/exitcost-pvh.elf: bench/overhead/exitcost_pvh.S bench/overhead/exitcost_ops.inc \
+		bench/overhead/pvh_entry.inc
 	@mkdir -p $(dir $@)
 	$(CC) -nostdlib -static -no-pie -Wl,-Ttext-segment=0x100000 \
 		-Wl,--build-id=none -Wl,-e,start32 -o $@ $<
 
+# A bare-metal guest that drives virtio-rng itself: notify-to-completion.
+$(BUILD)/bench/vnotify.elf: bench/overhead/vnotify_pvh.S bench/overhead/vnotify.c \
+		bench/overhead/pvh_entry.inc
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pie -fno-stack-protector \
+		-mno-red-zone -mgeneral-regs-only -nostdlib -static -no-pie \
+		-Wl,-Ttext-segment=0x100000 -Wl,--build-id=none -Wl,-e,start32 \
+		-o $@ bench/overhead/vnotify_pvh.S bench/overhead/vnotify.c
+
 bench-exits: deps
-	$(MAKE) all $(BUILD)/bench/exitcost $(BUILD)/bench/exitcost-pvh.elf
+	$(MAKE) all $(BUILD)/bench/exitcost $(BUILD)/bench/exitcost-pvh.elf $(BUILD)/bench/vnotify.elf
 	bench/exits.sh
 
 # vhost-user-blk back ends at native speed: UML's virtio driver against

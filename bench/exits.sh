@@ -14,9 +14,9 @@ N=${BENCH_EXITS_N:-20000}
 RUNS=${BENCH_RUNS:-5}
 log=build/bench/exits.log
 mkdir -p build/bench
-qemu_peer bios-256k.bin pvh.bin
+qemu_peer bios-256k.bin pvh.bin kvmvapic.bin
 [ ${#PEER[@]} -gt 0 ] && PEER+=(--file build/bench/exitcost-pvh.elf)
-tools/ringvm-harness --timeout 1800 --file build/bench/exitcost \
+tools/ringvm-harness --timeout 1800 --file build/bench/exitcost --file build/bench/vnotify.elf \
 	--file bench/exits-l1.sh "${PEER[@]}" \
 	-- "sh ./exits-l1.sh $N $RUNS" >"$log" 2>&1 || {
 	echo "bench-exits: the run failed; see $log" >&2
@@ -24,6 +24,25 @@ tools/ringvm-harness --timeout 1800 --file build/bench/exitcost \
 }
 tr -d '\r' <"$log" >"$log.clean"
 grep -E '^(# exitcost|exit_)' "$log.clean"
+# vnotify: ns per notification to completion, mean and 95% interval over
+# the runs (Student t), per VMM.
+mhz0=$(sed -n 's/^# exitcost: .*guest TSC \([0-9][0-9]*\) MHz.*/\1/p' "$log.clean")
+grep '^VNOTIFY_ERROR' "$log.clean" | sed 's/^/# /'
+sed -n 's/^VNOTIFY //p' "$log.clean" | awk -v mhz="$mhz0" '
+	{ ns = $2 / $3 * 1000 / mhz; s[$1] += ns; q[$1] += ns * ns; n[$1]++ }
+	END {
+		split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262", t, " ")
+		for (w in n) {
+			m = s[w] / n[w]
+			sd = n[w] > 1 ? sqrt((q[w] - s[w] * m) / (n[w] - 1)) : 0
+			name = "virtio_notify_noseccomp_ns"
+			if (w == "qemu") name = "peer_virtio_notify_ns"
+			if (w == "ringvm") name = "virtio_notify_ns"
+			ci = 0
+			if (n[w] > 1 && n[w] <= 10) ci = t[n[w] - 1] * sd / sqrt(n[w])
+			printf "%s %.1f ns ci95=%.1f runs=%d (%s: virtio-rng, one buffer, polled)\n", name, m, ci, n[w], w
+		}
+	}' | sort
 if [ ${#PEER[@]} -eq 0 ]; then
 	echo "# no peer: qemu-system-x86_64 is not installed"
 	exit 0

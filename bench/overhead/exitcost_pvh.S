@@ -11,54 +11,7 @@
 #define N    20000
 #define RUNS 5
 
-	.section .note.Xen, "a", @note
-	.balign 4
-	.long	4                /* name size: "Xen\0" */
-	.long	4                /* descriptor size */
-	.long	18               /* XEN_ELFNOTE_PHYS32_ENTRY */
-	.asciz	"Xen"
-	.long	start32
-
-	.text
-	.code32
-	.globl	start32
-start32:
-	cli
-	/* Page tables: PML4[0] -> PDPT, PDPT[0..3] -> 4 PDs of 2 MiB pages
-	 * (present, writable, large), identity for the low 4 GiB. */
-	mov	$tables, %edi
-	xor	%eax, %eax
-	mov	$(6 * 4096 / 4), %ecx
-	rep stosl
-	movl	$(tables + 4096 + 3), tables
-	mov	$(tables + 4096), %edi
-	mov	$(tables + 2 * 4096 + 3), %eax
-	mov	$4, %ecx
-1:	mov	%eax, (%edi)
-	add	$4096, %eax
-	add	$8, %edi
-	loop	1b
-	mov	$(tables + 2 * 4096), %edi
-	mov	$0x83, %eax
-	mov	$2048, %ecx
-2:	mov	%eax, (%edi)
-	add	$0x200000, %eax
-	add	$8, %edi
-	loop	2b
-	mov	%cr4, %eax
-	or	$0x20, %eax              /* PAE */
-	mov	%eax, %cr4
-	mov	$tables, %eax
-	mov	%eax, %cr3
-	mov	$0xc0000080, %ecx        /* EFER.LME */
-	rdmsr
-	or	$0x100, %eax
-	wrmsr
-	lgdt	gdt_desc
-	mov	%cr0, %eax
-	or	$0x80000001, %eax        /* PG, PE */
-	mov	%eax, %cr0
-	ljmp	$0x08, $start64
+#include "pvh_entry.inc"
 
 	.code64
 #include "exitcost_ops.inc"
@@ -106,21 +59,5 @@ start64:
 6:	hlt
 	jmp	6b
 
-	.section .rodata
-	.balign 8
-gdt:
-	.quad	0
-	.quad	0x00af9a000000ffff       /* 0x08: 64-bit code */
-	.quad	0x00cf92000000ffff       /* 0x10: data */
-gdt_desc:
-	.word	3 * 8 - 1
-	.long	gdt
-
-	.bss
-	.balign 4096
-tables:
-	.skip	6 * 4096
-	.skip	16384
-stack_top:
 
 	.section .note.GNU-stack, "", @progbits
