@@ -8,14 +8,9 @@
 
 #include "exitcost_ops.inc"
 
-.macro costloop name, apic=0
-	.globl	cost_\name, cost_\name\()_end
-cost_\name:
-	.if \apic
-	apic_setup 0x300000
-	.endif
-	mov	0x200000, %r8
-	time_op	\name
+/* The cycle count in %rdx to the probe port (low half, then high half),
+ * then power off. */
+.macro report_off
 	mov	%edx, %eax
 	out	%eax, $0xe0
 	shr	$32, %rdx
@@ -26,6 +21,17 @@ cost_\name:
 	out	%al, %dx
 2:	hlt
 	jmp	2b
+.endm
+
+.macro costloop name, apic=0
+	.globl	cost_\name, cost_\name\()_end
+cost_\name:
+	.if \apic
+	apic_setup 0x300000
+	.endif
+	mov	0x200000, %r8
+	time_op	\name
+	report_off
 cost_\name\()_end:
 .endm
 
@@ -70,16 +76,7 @@ cost_ipi:
 	movl	$0x01000000, 0x310(%rsi) /* ICR high: APIC ID 1 */
 	mov	0x200000, %r8
 	time_op	ipi
-	mov	%edx, %eax
-	out	%eax, $0xe0
-	shr	$32, %rdx
-	mov	%edx, %eax
-	out	%eax, $0xe0
-	mov	$0x3c0, %dx
-	mov	$0x34, %al
-	out	%al, %dx
-2:	hlt
-	jmp	2b
+	report_off
 ipi_ap:
 	mov	$0x3f0000, %rsp
 1:	pause

@@ -28,12 +28,7 @@
 	loop	2b
 .endm
 
-start64:
-	mov	$0x10, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
-	mov	$stack_top, %rsp
+main64:
 	apic_setup 0x300000              /* for halt and selfipi; moves the stack */
 	xor	%eax, %eax               /* AMD: vmmcall; Intel: vmcall */
 	cpuid

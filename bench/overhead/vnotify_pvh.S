@@ -5,12 +5,7 @@
 #include "pvh_entry.inc"
 
 	.code64
-start64:
-	mov	$0x10, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
-	mov	$stack_top, %rsp
+main64:
 	call	vnotify_main
 	mov	$0x3c0, %dx              /* ringvm: SLP_TYP 5 | SLP_EN */
 	mov	$0x34, %al
