@@ -24,53 +24,37 @@ tools/ringvm-harness --timeout 1800 --file build/bench/exitcost --file build/ben
 }
 tr -d '\r' <"$log" >"$log.clean"
 grep -E '^(# exitcost|exit_)' "$log.clean"
+mhz=$(sed -n 's/^# exitcost: .*guest TSC \([0-9][0-9]*\) MHz.*/\1/p' "$log.clean")
 # vnotify: ns per notification to completion, mean and 95% interval over
-# the runs (Student t), per VMM.
-mhz0=$(sed -n 's/^# exitcost: .*guest TSC \([0-9][0-9]*\) MHz.*/\1/p' "$log.clean")
+# the runs, per VMM.
 grep '^VNOTIFY_ERROR' "$log.clean" | sed 's/^/# /'
-sed -n 's/^VNOTIFY //p' "$log.clean" | awk -v mhz="$mhz0" '
-	{ ns = $2 / $3 * 1000 / mhz; s[$1] += ns; q[$1] += ns * ns; n[$1]++ }
-	END {
-		split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262", t, " ")
-		for (w in n) {
-			m = s[w] / n[w]
-			sd = n[w] > 1 ? sqrt((q[w] - s[w] * m) / (n[w] - 1)) : 0
-			name = "virtio_notify_noseccomp_ns"
-			if (w == "qemu") name = "peer_virtio_notify_ns"
-			if (w == "ringvm") name = "virtio_notify_ns"
-			ci = 0
-			if (n[w] > 1 && n[w] <= 10) ci = t[n[w] - 1] * sd / sqrt(n[w])
-			printf "%s %.1f ns ci95=%.1f runs=%d (%s: virtio-rng, one buffer, polled)\n", name, m, ci, n[w], w
-		}
+sed -n 's/^VNOTIFY //p' "$log.clean" | awk -v mhz="$mhz" '{ printf "%s %.6f\n", $1, $2 / $3 * 1000 / mhz }' |
+	mean_ci95 | awk '{
+		name = "virtio_notify_noseccomp_ns"
+		if ($1 == "qemu") name = "peer_virtio_notify_ns"
+		if ($1 == "ringvm") name = "virtio_notify_ns"
+		printf "%s %.1f ns ci95=%.1f runs=%d (%s: virtio-rng, one buffer, polled)\n", name, $2, $3, $4, $1
 	}' | sort
 if [ ${#PEER[@]} -eq 0 ]; then
 	echo "# no peer: qemu-system-x86_64 is not installed"
 	exit 0
 fi
-mhz=$(sed -n 's/^# exitcost: .*guest TSC \([0-9][0-9]*\) MHz.*/\1/p' "$log.clean")
 if ! grep -q '^QEMU_EXIT 1$' "$log.clean" || [ -z "$mhz" ]; then
 	echo "# peer: QEMU did not finish the operations ($(grep '^QEMU_EXIT' "$log.clean" || echo 'no exit status')); see $log"
 	exit 0
 fi
 echo "# peer: QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{print $4}') -M pc -accel kvm, the same operations as a PVH kernel, N=20000 runs=5, same machine and TSC"
 # Seven values a run (nop, cpuid, hypercall, pio_user, mmio_user, halt,
-# selfipi): ns per operation less the NOP loop's, mean and 95% interval
-# (Student t, 4 df). halt and selfipi ran N / 100 times; halt waited 10 us
-# each time by design, which is taken off, as exitcost does.
+# selfipi): ns per operation less the NOP loop's, mean and 95% interval.
+# halt and selfipi ran N / 100 times; halt waited 10 us each time by
+# design, which is taken off, as exitcost does.
 sed -n 's/^QEMU_CYCLES //p' "$log.clean" | awk -v mhz="$mhz" -v n=20000 '
 	{ c[NR - 1] = $1 }
 	END {
 		split("nop cpuid hypercall pio_user mmio_user halt selfipi", name)
-		runs = int(NR / 7)
-		for (k = 2; k <= 7; k++) {
-			s = 0; q = 0
-			for (r = 0; r < runs; r++) {
+		for (k = 2; k <= 7; k++)
+			for (r = 0; r < int(NR / 7); r++) {
 				nk = k >= 6 ? n / 100 : n
-				ns = (c[r * 7 + k - 1] / nk - c[r * 7] / n) * 1000 / mhz - (k == 6 ? 10000 : 0)
-				s += ns; q += ns * ns
+				printf "%s %.6f\n", name[k], (c[r * 7 + k - 1] / nk - c[r * 7] / n) * 1000 / mhz - (k == 6 ? 10000 : 0)
 			}
-			m = s / runs
-			sd = sqrt((q - s * m) / (runs - 1))
-			printf "peer_exit_%s_ns %.1f ns ci95=%.1f runs=%d (QEMU)\n", name[k], m, 2.776 * sd / sqrt(runs), runs
-		}
-	}'
+	}' | mean_ci95 | awk '{ printf "peer_exit_%s_ns %.1f ns ci95=%.1f runs=%d (QEMU)\n", $1, $2, $3, $4 }'

@@ -11,6 +11,30 @@ median_min_max() {
 		printf f " " f " " f " %d\n", m, v[1], v[NR], NR }'
 }
 
+# mean_ci95: "KEY VALUE" lines in; per KEY, in the order first seen,
+# "KEY MEAN HALF N" out: the mean and the half-width of its 95% interval
+# (Student t, N - 1 degrees of freedom; 0 for one value).
+mean_ci95() {
+	awk '
+		!($1 in n) { order[++keys] = $1 }
+		{ s[$1] += $2; q[$1] += $2 * $2; n[$1]++ }
+		END {
+			split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 " \
+			      "2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 " \
+			      "2.080 2.074 2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042", t, " ")
+			for (i = 1; i <= keys; i++) {
+				k = order[i]
+				m = s[k] / n[k]
+				h = 0
+				if (n[k] > 1) {
+					v = (q[k] - s[k] * m) / (n[k] - 1)
+					h = (n[k] <= 31 ? t[n[k] - 1] : 1.96) * sqrt(v > 0 ? v : 0) / sqrt(n[k])
+				}
+				printf "%s %.6f %.6f %d\n", k, m, h, n[k]
+			}
+		}'
+}
+
 # figure NAME "median min max n" UNIT: the figure as "NAME VALUE UNIT", then
 # its range and how many samples it rests on as a comment line.
 figure() {

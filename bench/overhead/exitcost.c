@@ -9,10 +9,9 @@
  * MMIO to a ringvm device model (a round trip through ringvm), and port
  * I/O and MMIO to an ioeventfd (completed inside KVM, as virtio doorbells
  * are), and the interrupt paths, in KVM's local APIC: HLT until a timer
- * interrupt that is due at once, woken and acknowledged (what every idle
- * wakeup adds; the timer is due 10 us after it is set, which is taken
- * off), and an IPI the vCPU sends itself, taken and acknowledged
- * (the cross-vCPU wakeup is not included), and an IPI to a second vCPU
+ * interrupt 10 us later, woken and acknowledged (what every idle wakeup
+ * adds; the 10 us are taken off), an IPI the vCPU sends itself, taken
+ * and acknowledged (no cross-vCPU wakeup), and an IPI to a second vCPU
  * that is halted, until its handler ran (the wakeup of another CPU, as a
  * Linux guest's cross-CPU wakeups do); these three run N / 100 times.
  * Runs are interleaved (every kind once, then again), and each
@@ -56,9 +55,9 @@ struct kind {
 	const uint8_t *code, *end;
 	int ioeventfd;        /* 0: none, 1: port 0xe8, 2: MMIO doorbell */
 	const char *what;
-	long div;             /* runs N / div operations: the slow kinds */
+	long div;             /* runs N / div operations (0: N): the slow kinds */
 	double waited_ns;     /* time the operation waits by design */
-	unsigned int nvcpus;  /* 2 for the IPI between vCPUs, else 1 */
+	unsigned int nvcpus;  /* 2 for the IPI between vCPUs (0: 1) */
 };
 
 /* Two-sided 95% Student t quantiles for 1..30 degrees of freedom. */
@@ -89,7 +88,8 @@ static uint64_t run_once(int kvm_fd, const struct kind *k, uint64_t n,
 	uint64_t cycles = 0;
 	int efd = -1, khz;
 
-	if (rig_setup_smp(&r, kvm_fd, true, k->nvcpus, k->code, k->end) < 0) {
+	if (rig_setup_smp(&r, kvm_fd, true, k->nvcpus ? k->nvcpus : 1, k->code,
+			  k->end) < 0) {
 		fprintf(stderr, "exitcost: %s: %s\n", k->name, r.err.msg);
 		return 0;
 	}
@@ -135,26 +135,26 @@ int main(int argc, char **argv)
 {
 	bool amd = amd_host();
 	const struct kind kinds[] = {
-		{ "nop", cost_nop, cost_nop_end, 0, "baseline loop", 1, 0, 1 },
-		{ "cpuid", cost_cpuid, cost_cpuid_end, 0, "answered in KVM", 1, 0, 1 },
+		{ "nop", cost_nop, cost_nop_end, .what = "baseline loop" },
+		{ "cpuid", cost_cpuid, cost_cpuid_end, .what = "answered in KVM" },
 		{ "hypercall", amd ? cost_vmmcall : cost_vmcall,
-		  amd ? cost_vmmcall_end : cost_vmcall_end, 0, "answered in KVM", 1, 0, 1 },
-		{ "pio_user", cost_pio_user, cost_pio_user_end, 0,
-		  "round trip through ringvm", 1, 0, 1 },
-		{ "pio_ioeventfd", cost_pio_kernel, cost_pio_kernel_end, 1,
-		  "completed in KVM", 1, 0, 1 },
-		{ "mmio_user", cost_mmio_user, cost_mmio_user_end, 0,
-		  "round trip through ringvm", 1, 0, 1 },
-		{ "mmio_ioeventfd", cost_mmio_kernel, cost_mmio_kernel_end, 2,
-		  "completed in KVM", 1, 0, 1 },
-		{ "halt", cost_halt, cost_halt_end, 0,
-		  "HLT, an APIC timer interrupt 10 us later, wakeup, EOI; in KVM, less the 10 us",
-		  100, 10000, 1 },
-		{ "selfipi", cost_selfipi, cost_selfipi_end, 0,
-		  "an IPI to itself and its EOI; in KVM", 100, 0, 1 },
-		{ "ipi", cost_ipi, cost_ipi_end, 0,
-		  "an IPI to the other vCPU, halted: its wakeup and interrupt, until seen; in KVM",
-		  100, 0, 2 },
+		  amd ? cost_vmmcall_end : cost_vmcall_end, .what = "answered in KVM" },
+		{ "pio_user", cost_pio_user, cost_pio_user_end,
+		  .what = "round trip through ringvm" },
+		{ "pio_ioeventfd", cost_pio_kernel, cost_pio_kernel_end, .ioeventfd = 1,
+		  .what = "completed in KVM" },
+		{ "mmio_user", cost_mmio_user, cost_mmio_user_end,
+		  .what = "round trip through ringvm" },
+		{ "mmio_ioeventfd", cost_mmio_kernel, cost_mmio_kernel_end, .ioeventfd = 2,
+		  .what = "completed in KVM" },
+		{ "halt", cost_halt, cost_halt_end,
+		  .what = "HLT, an APIC timer interrupt 10 us later, wakeup, EOI; in KVM, less the 10 us",
+		  .div = 100, .waited_ns = 10000 },
+		{ "selfipi", cost_selfipi, cost_selfipi_end,
+		  .what = "an IPI to itself and its EOI; in KVM", .div = 100 },
+		{ "ipi", cost_ipi, cost_ipi_end,
+		  .what = "an IPI to the other vCPU, halted: its wakeup and interrupt, until seen; in KVM",
+		  .div = 100, .nvcpus = 2 },
 	};
 	enum { NK = sizeof(kinds) / sizeof(kinds[0]) };
 	long n = argc > 1 ? atol(argv[1]) : 20000;
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 	}
 	for (long r = 0; r < runs; r++) {
 		for (int k = 0; k < NK; k++) {
-			long nk = n / kinds[k].div;
+			long nk = n / (kinds[k].div ? kinds[k].div : 1);
 			uint64_t c;
 
 			if (failed[k])

@@ -58,17 +58,7 @@ cost_ipi:
 	shr	$24, %eax
 	jnz	ipi_ap
 	apic_setup 0x300000
-	mov	$(0x300000 + 0xed * 16), %rdi
-	lea	ipi_count(%rip), %rax
-	mov	%ax, (%rdi)
-	mov	%cs, %cx
-	mov	%cx, 2(%rdi)
-	movw	$0x8e00, 4(%rdi)
-	shr	$16, %rax
-	mov	%ax, 6(%rdi)
-	shr	$16, %rax
-	mov	%eax, 8(%rdi)
-	movl	$0, 12(%rdi)
+	idt_gate 0x300000, 0xed, ipi_count
 	movq	$1, 0x302100             /* the IDT is ready */
 1:	pause
 	cmpq	$1, 0x302108             /* vCPU 1 is ready */

@@ -7,7 +7,7 @@
 # PLATFORMS, SCALE, CPUS, MEM_MIB, VHOST). Prints, for tools/ringvm-overhead:
 #   RUNCSV platform,workload,run,value,unit,better
 #   NOFIG platform,workload,run,what it printed instead   (a failed run)
-#   EXITCSV platform,workload,run,reason,count,seconds   (ringvm's counters)
+#   EXITCSV platform,workload,run,reason,count,seconds   (the VMMs' counters)
 #   HOST key=value                                         (what ran where)
 #   # progress and notes
 # Files it needs here: rvmicro, rvwork, container.sh, vmlinux,
@@ -80,14 +80,13 @@ RVWORK=/usr/local/bin/rvwork
 # host CPUs, when the host has more CPUs than that (the rest is left to the
 # VMM's other threads and the host).
 ncpu=$(nproc)
-PIN_LIST= PIN_SET=
+PIN_LIST=
 if [ "$ncpu" -gt "$CPUS" ]; then
 	c=$((ncpu - CPUS))
 	while [ $c -lt "$ncpu" ]; do
 		PIN_LIST=${PIN_LIST:+$PIN_LIST,}$c
 		c=$((c + 1))
 	done
-	PIN_SET=$PIN_LIST
 fi
 echo "HOST cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ,' '__')"
 echo "HOST kernel=$(uname -r)"
@@ -95,10 +94,10 @@ echo "HOST kvm=$(grep -qw svm /proc/cpuinfo && echo kvm_amd || { grep -qw vmx /p
 echo "HOST governor=$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo none)"
 echo "HOST host_cpus=$ncpu vcpus=$CPUS mem_mib=$MEM_MIB scale=$SCALE"
 echo "HOST runs=$RUNS platforms=$PLATFORMS workloads=$WORK"
-echo "HOST pinned=${PIN_SET:-no}"
+echo "HOST pinned=${PIN_LIST:-no}"
 
 pinned() { # CMD...: runs CMD on the pinned CPUs, if any
-	if [ -n "$PIN_SET" ]; then taskset -c "$PIN_SET" "$@"; else "$@"; fi
+	if [ -n "$PIN_LIST" ]; then taskset -c "$PIN_LIST" "$@"; else "$@"; fi
 }
 
 # result PLATFORM WORKLOAD RUN LINE: LINE is rvwork's first line; a run
@@ -159,6 +158,14 @@ debugfs_counters() {
 	sort -o "$2" "$2"
 }
 
+# vmm_counters PLATFORM PID FILE: the counters of the VMM running now.
+vmm_counters() {
+	case $1 in
+	ringvm) counters "$3" ;;
+	qemu) debugfs_counters "$2" "$3" ;;
+	esac
+}
+
 # exits_by_reason PLATFORM WORKLOAD RUN SECONDS: "reason before after"
 # lines in, EXITCSV lines out: the exits split into reasons that do not
 # overlap (so frequency x cost can be summed): port I/O and MMIO that
@@ -188,8 +195,8 @@ echo "HOST exits=ringvm: its own counters (KVM_GET_STATS_FD); qemu: KVM's debugf
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 
 # vm PLATFORM RUN: one boot under PLATFORM (ringvm or qemu) running every
-# workload; between workloads the guest waits for a line on its console,
-# so ringvm's counters are read while it does nothing.
+# workload; before and after each workload the guest waits for a line on
+# its console, so the VMM's counters are read while it does nothing.
 vm() {
 	plat=$1 run=$2
 	rm -f "$T/in" "$T/out" "$T/ov.sock"
@@ -231,17 +238,14 @@ vm() {
 		"RV ov_ready "*)
 			w=${line#RV ov_ready }
 			# QEMU's vCPU threads ("CPU n/KVM") go where ringvm's do.
-			if [ "$plat" = qemu ] && [ -n "$PIN_SET" ] && [ -z "$pinned_qemu" ]; then
+			if [ "$plat" = qemu ] && [ -n "$PIN_LIST" ] && [ -z "$pinned_qemu" ]; then
 				for task in /proc/$pid/task/* /proc/*/task/*; do
 					case $(cat "$task/comm" 2>/dev/null) in
-					"CPU "*"/KVM") taskset -p -c "$PIN_SET" "${task##*/}" >/dev/null && pinned_qemu=yes ;;
+					"CPU "*"/KVM") taskset -p -c "$PIN_LIST" "${task##*/}" >/dev/null && pinned_qemu=yes ;;
 					esac
 				done
 			fi
-			case $plat in
-			ringvm) counters "$T/before" ;;
-			qemu) debugfs_counters "$pid" "$T/before" ;;
-			esac
+			vmm_counters "$plat" "$pid" "$T/before"
 			t0=$(uptime_cs)
 			echo >&3 ;;
 		"RV ov_error "*) echo "# $plat run $run: guest: ${line#RV ov_error }" ;;
@@ -250,10 +254,7 @@ vm() {
 			rest=${line#RV ov_result }
 			w=${rest%% *}
 			result "$plat" "$w" "$run" "${rest#* }"
-			case $plat in
-			ringvm) counters "$T/after" ;;
-			qemu) debugfs_counters "$pid" "$T/after" ;;
-			esac
+			vmm_counters "$plat" "$pid" "$T/after"
 			if [ -s "$T/after" ]; then
 				awk 'NR == FNR { b[$1] = $2; next } { print $1, ($1 in b) ? b[$1] : 0, $2 }' \
 					"$T/before" "$T/after" | exits_by_reason "$plat" "$w" "$run" \
@@ -275,7 +276,6 @@ start=$(uptime_cs)
 run=0
 while [ $run -le "$RUNS" ]; do
 	for p in $(echo "$PLATFORMS" | tr ',' ' '); do
-		done_runs=$run
 		now=$(uptime_cs)
 		if [ $run -gt 0 ]; then
 			left=$(( (now - start) * (RUNS + 1 - run) / run / 100 ))

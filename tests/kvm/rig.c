@@ -75,10 +75,11 @@ int rig_setup(struct rig *r, int kvm_fd, bool irqchip,
 	return rig_setup_smp(r, kvm_fd, irqchip, 1, code, end);
 }
 
-/* vCPU i > 0 the same way as vCPU 0, and runnable at once (no INIT/SIPI):
- * every vCPU starts at `code`, telling itself apart by its APIC ID. */
-static int setup_ap(struct rig *r, unsigned int i, unsigned int n,
-		    const struct x86_boot_info *bi)
+/* vCPU i at the program in 64-bit mode; every vCPU after the first is made
+ * runnable at once (no INIT/SIPI): they all start at `code`, telling
+ * themselves apart by their APIC IDs. */
+static int setup_vcpu(struct rig *r, unsigned int i, unsigned int n,
+		      const struct x86_boot_info *bi)
 {
 	struct x86_cpuid_opts co = { .cpu_index = i, .ncpus = n,
 				     .tsc_deadline = r->m.tsc_deadline };
@@ -89,7 +90,7 @@ static int setup_ap(struct rig *r, unsigned int i, unsigned int n,
 	    x86_vcpu_setup(r->m.vcpu[i].fd, &cpuid, &r->err) < 0 ||
 	    x86_vcpu_boot_regs(r->m.vcpu[i].fd, &r->m.mem, bi, &r->err) < 0)
 		return -1;
-	if (ioctl(r->m.vcpu[i].fd, KVM_SET_MP_STATE, &mp) < 0)
+	if (i > 0 && ioctl(r->m.vcpu[i].fd, KVM_SET_MP_STATE, &mp) < 0)
 		return rv_fail_errno(&r->err, "vCPU %u: KVM_SET_MP_STATE", i);
 	return 0;
 }
@@ -102,17 +103,13 @@ int rig_setup_smp(struct rig *r, int kvm_fd, bool irqchip, unsigned int nvcpus,
 	struct x86_boot_info bi = { .mode = X86_BOOT_LINUX64,
 				    .entry = X86_HIGH_MEM_GPA,
 				    .params_gpa = PARAMS_MARK };
-	struct x86_cpuid_opts co = { .cpu_index = 0, .ncpus = nvcpus };
-	struct x86_cpuid cpuid;
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->probe.lock, NULL);
 	if (machine_create(&r->m, kvm_fd, &mo, &r->err) < 0)
 		return -1;
-	co.tsc_deadline = r->m.tsc_deadline;
 	acpi_pm_init(&r->pm, machine_vm_ctl(&r->m), X86_ACPI_S5_SLP_TYP,
 		     X86_ACPI_RESET_VALUE);
-	cpuid = r->m.supported_cpuid;
 	if (io_bus_add(&r->m.pio, 0xe0, 4, probe_out, &r->probe, "probe-out",
 		       &r->err) < 0 ||
 	    io_bus_add(&r->m.pio, 0xe4, 4, probe_in, &r->probe, "probe-in",
@@ -122,19 +119,15 @@ int rig_setup_smp(struct rig *r, int kvm_fd, bool irqchip, unsigned int nvcpus,
 	    io_bus_add(&r->m.mmio, 0xd0000000, 0x1000, probe_mmio, &r->probe,
 		       "probe-mmio", &r->err) < 0 ||
 	    guest_mem_write(&r->m.mem, X86_HIGH_MEM_GPA, code,
-			    (uint64_t)(end - code)) < 0 ||
-	    x86_cpuid_shape(&cpuid, &co, &r->err) < 0 ||
-	    x86_vcpu_setup(r->m.vcpu[0].fd, &cpuid, &r->err) < 0 ||
-	    x86_vcpu_boot_regs(r->m.vcpu[0].fd, &r->m.mem, &bi, &r->err) < 0) {
-		machine_destroy(&r->m);
-		return -1;
-	}
-	for (unsigned int i = 1; i < nvcpus; i++)
-		if (setup_ap(r, i, nvcpus, &bi) < 0) {
-			machine_destroy(&r->m);
-			return -1;
-		}
+			    (uint64_t)(end - code)) < 0)
+		goto fail;
+	for (unsigned int i = 0; i < nvcpus; i++)
+		if (setup_vcpu(r, i, nvcpus, &bi) < 0)
+			goto fail;
 	return 0;
+fail:
+	machine_destroy(&r->m);
+	return -1;
 }
 
 /* Runs until the machine stops or 20 s pass (then it is stopped). */
