@@ -31,6 +31,7 @@ expect() {
 }
 expect guard-error-entry.log 125 "exception entry faulted on itself"
 expect guard-exc-page-fault.log 125 "exception entry faulted on itself"
+expect guard-exc-general-protection.log 125 "exception entry faulted on itself"
 # A panic of another kind stays a failure, named by its first message.
 expect other-corrupted-stack.log 123 "corrupted stack end detected inside scheduler"
 # The guard page hit anywhere but in exception entry is not the emulator's.
