@@ -6,20 +6,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int file_read_all(const char *path, const char *what, size_t max,
-		  uint8_t **buf, size_t *len, struct rv_err *err)
+int file_open_regular(const char *path, const char *what, size_t max,
+		      size_t *len, struct rv_err *err)
 {
 	struct stat st;
-	uint8_t *p;
-	size_t got = 0;
 	/* O_NONBLOCK: a FIFO must be refused below, not block the open. */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0)
 		return rv_fail_errno(err, "cannot open %s %s", what, path);
 	if (fstat(fd, &st) < 0) {
+		rv_fail_errno(err, "cannot stat %s %s", what, path);
 		close(fd);
-		return rv_fail_errno(err, "cannot stat %s %s", what, path);
+		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -34,13 +33,26 @@ int file_read_all(const char *path, const char *what, size_t max,
 		return rv_fail(err, "%s %s is too large (%lld bytes, at most %zu)",
 			       what, path, (long long)st.st_size, max);
 	}
-	p = malloc((size_t)st.st_size);
+	*len = (size_t)st.st_size;
+	return fd;
+}
+
+int file_read_all(const char *path, const char *what, size_t max,
+		  uint8_t **buf, size_t *len, struct rv_err *err)
+{
+	uint8_t *p;
+	size_t got = 0, size;
+	int fd = file_open_regular(path, what, max, &size, err);
+
+	if (fd < 0)
+		return -1;
+	p = malloc(size);
 	if (!p) {
 		close(fd);
 		return rv_fail(err, "out of memory reading %s %s", what, path);
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+	while (got < size) {
+		ssize_t n = read(fd, p + got, size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "arch/x86/boot.h"
@@ -82,10 +84,8 @@ static void make_bzimage(uint8_t *img)
 static struct x86_boot_config bz_cfg(struct fixture *f, const char *cmdline)
 {
 	struct x86_boot_config cfg = {
-		.kernel = f->img,
-		.kernel_len = IMG_LEN,
-		.initrd = f->initrd,
-		.initrd_len = sizeof(f->initrd),
+		.kernel = { .data = f->img, .fd = -1, .len = IMG_LEN },
+		.initrd = { .data = f->initrd, .fd = -1, .len = sizeof(f->initrd) },
 		.cmdline = cmdline,
 		.rsdp_gpa = RSDP_GPA,
 		.e820 = NULL,
@@ -208,8 +208,7 @@ static void test_bzimage_no_initrd_old_rsdp(void **state)
 	make_bzimage(f->img);
 	put16(f->img + 0x206, 0x020c);
 	cfg = bz_cfg(f, "quiet");
-	cfg.initrd = NULL;
-	cfg.initrd_len = 0;
+	cfg.initrd.len = 0;
 	assert_int_equal(x86_load_kernel(&f->gm, &cfg, &info, &f->err), 0);
 	bp = zero_page(&f->gm);
 	assert_int_equal(info.initrd_gpa, 0);
@@ -326,12 +325,12 @@ static void test_bzimage_initrd_too_big(void **state)
 	assert_non_null(rd);
 	make_bzimage(f->img);
 	cfg = bz_cfg(f, "");
-	cfg.initrd = rd;
-	cfg.initrd_len = big;
+	cfg.initrd.data = rd;
+	cfg.initrd.len = big;
 	assert_fails_with(f, &cfg, "initrd");
 	/* Fits in RAM but not under initrd_addr_max. */
 	put32(f->img + 0x22c, 8 * MiB - 1);
-	cfg.initrd_len = 7 * MiB;
+	cfg.initrd.len = 7 * MiB;
 	assert_fails_with(f, &cfg, "initrd");
 	free(rd);
 }
@@ -351,9 +350,9 @@ static void test_bzimage_every_truncation(void **state)
 
 		assert_non_null(copy);
 		memcpy(copy, f->img, cut);
-		cfg.kernel = copy;
-		cfg.kernel_len = cut;
-		cfg.initrd = NULL;
+		cfg.kernel.data = copy;
+		cfg.kernel.len = cut;
+		cfg.initrd.len = 0;
 		f->err.msg[0] = '\0';
 		rc = x86_load_kernel(&f->gm, &cfg, &info, &f->err);
 		if (cut <= SETUP_LEN + BZ_ENTRY64_OFF) {
@@ -405,8 +404,8 @@ static void test_garbage(void **state)
 			put16(buf + 54, sizeof(Elf64_Phdr));
 			put16(buf + 56, 1 + rnd(&seed) % 8);
 		}
-		cfg.kernel = buf;
-		cfg.kernel_len = len;
+		cfg.kernel.data = buf;
+		cfg.kernel.len = len;
 		f->err.msg[0] = '\0';
 		if (x86_load_kernel(&f->gm, &cfg, &info, &f->err))
 			assert_one_line(&f->err);
@@ -420,10 +419,10 @@ static void test_not_a_kernel(void **state)
 	struct x86_boot_config cfg = bz_cfg(f, "");
 	static const uint8_t text[] = "#!/bin/sh\necho hello\n";
 
-	cfg.kernel = text;
-	cfg.kernel_len = sizeof(text);
+	cfg.kernel.data = text;
+	cfg.kernel.len = sizeof(text);
 	assert_fails_with(f, &cfg, "not a Linux bzImage or ELF vmlinux");
-	cfg.kernel_len = 0;
+	cfg.kernel.len = 0;
 	assert_fails_with(f, &cfg, "not a Linux bzImage or ELF vmlinux");
 }
 
@@ -520,8 +519,8 @@ static void check_pvh(struct fixture *f, const struct elf_img *e)
 	struct e820_map want;
 	uint8_t *bss;
 
-	cfg.kernel = e->b;
-	cfg.kernel_len = sizeof(e->b);
+	cfg.kernel.data = e->b;
+	cfg.kernel.len = sizeof(e->b);
 	/* bss must be zeroed even over stale guest memory. */
 	bss = guest_mem_ptr(&f->gm, ELF_PADDR, ELF_SEG_MEM);
 	memset(bss, 0xcc, ELF_SEG_MEM);
@@ -598,8 +597,8 @@ static struct x86_boot_config elf_cfg(struct fixture *f,
 {
 	struct x86_boot_config cfg = bz_cfg(f, "");
 
-	cfg.kernel = e->b;
-	cfg.kernel_len = sizeof(e->b);
+	cfg.kernel.data = e->b;
+	cfg.kernel.len = sizeof(e->b);
 	return cfg;
 }
 
@@ -711,8 +710,8 @@ static void test_pvh_initrd_too_big(void **state)
 	assert_non_null(rd);
 	make_elf(&e, 1, 8);
 	cfg = elf_cfg(f, &e);
-	cfg.initrd = rd;
-	cfg.initrd_len = 48 * MiB; /* 16 MiB kernel + 48 MiB > 64 MiB */
+	cfg.initrd.data = rd;
+	cfg.initrd.len = 48 * MiB; /* 16 MiB kernel + 48 MiB > 64 MiB */
 	assert_fails_with(f, &cfg, "initrd");
 	free(rd);
 }
@@ -731,8 +730,8 @@ static void test_pvh_every_truncation(void **state)
 
 		assert_non_null(copy);
 		memcpy(copy, e.b, cut);
-		cfg.kernel = copy;
-		cfg.kernel_len = cut;
+		cfg.kernel.data = copy;
+		cfg.kernel.len = cut;
 		f->err.msg[0] = '\0';
 		rc = x86_load_kernel(&f->gm, &cfg, &info, &f->err);
 		/* The segment is the last thing in the file. */
@@ -803,9 +802,9 @@ static void test_triplefault_image(void **state)
 	fclose(fp);
 
 	cfg = bz_cfg(f, "console=ttyS0");
-	cfg.kernel = buf;
-	cfg.kernel_len = len;
-	cfg.initrd = NULL;
+	cfg.kernel.data = buf;
+	cfg.kernel.len = len;
+	cfg.initrd.len = 0;
 	assert_int_equal(x86_load_kernel(&f->gm, &cfg, &info, &f->err), 0);
 	assert_int_equal(info.mode, X86_BOOT_LINUX64);
 	assert_int_equal(info.entry, X86_HIGH_MEM_GPA + 0x200);
@@ -820,6 +819,87 @@ static void test_triplefault_image(void **state)
 	assert_non_null(memmem(mem + 0x200, len - setup - 0x200, msg,
 			       sizeof(msg) - 1));
 	free(buf);
+}
+
+/* ---- images read from files (what ringvm does: pread, no copy) ---- */
+
+/* A file holding len bytes of data, as an fd. */
+static int file_of(const void *data, size_t len)
+{
+	int fd = memfd_create("image", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	return fd;
+}
+
+/* The same guest memory from files as from buffers, for both formats. */
+static void test_images_from_files(void **state)
+{
+	struct fixture *f = *state;
+	struct x86_boot_config cfg;
+	struct x86_boot_info info;
+	struct elf_img e;
+	int kfd, rfd;
+
+	make_bzimage(f->img);
+	cfg = bz_cfg(f, "console=ttyS0");
+	kfd = file_of(f->img, IMG_LEN);
+	rfd = file_of(f->initrd, sizeof(f->initrd));
+	cfg.kernel = (struct boot_image){ .fd = kfd, .len = IMG_LEN };
+	cfg.initrd = (struct boot_image){ .fd = rfd, .len = sizeof(f->initrd) };
+	assert_int_equal(x86_load_kernel(&f->gm, &cfg, &info, &f->err), 0);
+	assert_int_equal(info.mode, X86_BOOT_LINUX64);
+	assert_memory_equal(guest_mem_ptr(&f->gm, X86_HIGH_MEM_GPA, PM_LEN),
+			    f->img + SETUP_LEN, PM_LEN);
+	assert_memory_equal(guest_mem_ptr(&f->gm, info.initrd_gpa, sizeof(f->initrd)),
+			    f->initrd, sizeof(f->initrd));
+	close(kfd);
+
+	make_elf(&e, 1, 8);
+	kfd = file_of(e.b, sizeof(e.b));
+	cfg.kernel = (struct boot_image){ .fd = kfd, .len = sizeof(e.b) };
+	memset(guest_mem_ptr(&f->gm, ELF_PADDR, ELF_SEG_MEM), 0xcc, ELF_SEG_MEM);
+	assert_int_equal(x86_load_kernel(&f->gm, &cfg, &info, &f->err), 0);
+	assert_int_equal(info.mode, X86_BOOT_PVH);
+	assert_int_equal(info.entry, PVH_ENTRY);
+	assert_memory_equal(guest_mem_ptr(&f->gm, ELF_PADDR, ELF_SEG_LEN),
+			    e.b + ELF_SEG_OFF, ELF_SEG_LEN);
+	assert_int_equal(*(uint8_t *)guest_mem_ptr(&f->gm, ELF_PADDR + ELF_SEG_MEM - 1, 1), 0);
+	assert_memory_equal(guest_mem_ptr(&f->gm, info.initrd_gpa, sizeof(f->initrd)),
+			    f->initrd, sizeof(f->initrd));
+	close(kfd);
+	close(rfd);
+}
+
+/* A file that shrank after it was measured: a one-line error, for the
+ * kernel of either format and for the initrd. */
+static void test_images_shrunk_files(void **state)
+{
+	struct fixture *f = *state;
+	struct x86_boot_config cfg;
+	struct elf_img e;
+	int fd;
+
+	make_bzimage(f->img);
+	cfg = bz_cfg(f, "");
+	fd = file_of(f->img, IMG_LEN - 100);
+	cfg.kernel = (struct boot_image){ .fd = fd, .len = IMG_LEN };
+	assert_fails_with(f, &cfg, "cannot read the bzImage");
+	close(fd);
+
+	make_elf(&e, 1, 8);
+	fd = file_of(e.b, ELF_SEG_OFF + 0x100);
+	cfg.kernel = (struct boot_image){ .fd = fd, .len = sizeof(e.b) };
+	assert_fails_with(f, &cfg, "cannot read the ELF kernel");
+	close(fd);
+
+	fd = file_of(f->img, IMG_LEN);
+	cfg = bz_cfg(f, "");
+	cfg.kernel = (struct boot_image){ .fd = fd, .len = IMG_LEN };
+	cfg.initrd = (struct boot_image){ .fd = fd, .len = 64 * 4096 };
+	assert_fails_with(f, &cfg, "cannot read the initrd");
+	close(fd);
 }
 
 int main(void)
@@ -846,6 +926,8 @@ int main(void)
 		T(test_pvh_initrd_too_big),
 		T(test_pvh_every_truncation),
 		T(test_triplefault_image),
+		T(test_images_from_files),
+		T(test_images_shrunk_files),
 	};
 #undef T
 

@@ -2,7 +2,9 @@
  * bound, the command line and initrd placement. */
 #include "arch/x86/boot.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86/boot_internal.h"
 #include "arch/x86/boot_params.h"
@@ -32,10 +34,38 @@ int boot_put_cmdline(const struct guest_mem *gm, const char *cmdline,
 	return 0;
 }
 
-int boot_put_initrd(const struct guest_mem *gm, const uint8_t *data,
-		    size_t len, uint64_t floor, uint64_t ceil, uint64_t *gpa,
+int boot_image_read(const struct boot_image *im, uint64_t off, void *dst,
+		    size_t n)
+{
+	uint8_t *p = dst;
+
+	if (im->data) {
+		memcpy(dst, im->data + off, n);
+		return 0;
+	}
+	while (n > 0) {
+		ssize_t got = pread(im->fd, p, n, (off_t)off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got == 0)
+				errno = EIO; /* the file shrank since it was opened */
+			return -1;
+		}
+		p += got;
+		off += (uint64_t)got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+int boot_put_initrd(const struct guest_mem *gm, const struct boot_image *im,
+		    uint64_t floor, uint64_t ceil, uint64_t *gpa,
 		    struct rv_err *err)
 {
+	size_t len = im->len;
+	uint8_t *dst;
 	uint64_t addr;
 
 	floor = (floor + BOOT_PAGE - 1) & ~(BOOT_PAGE - 1);
@@ -44,9 +74,12 @@ int boot_put_initrd(const struct guest_mem *gm, const uint8_t *data,
 			       len, (unsigned long long)floor,
 			       (unsigned long long)ceil);
 	addr = (ceil - len) & ~(BOOT_PAGE - 1);
-	if (guest_mem_write(gm, addr, data, len))
+	dst = guest_mem_ptr(gm, addr, len);
+	if (!dst)
 		return rv_fail(err, "initrd at %#llx+%#zx is outside guest RAM",
 			       (unsigned long long)addr, len);
+	if (boot_image_read(im, 0, dst, len) < 0)
+		return rv_fail_errno(err, "cannot read the initrd");
 	*gpa = addr;
 	return 0;
 }
@@ -75,17 +108,22 @@ int x86_load_kernel(const struct guest_mem *gm,
 	struct e820_map built;
 	const struct e820_map *e820 = cfg->e820;
 
+	uint8_t head[BZ_HDR_MAX_END];
+	size_t head_len = cfg->kernel.len < sizeof(head) ? cfg->kernel.len : sizeof(head);
+
 	memset(info, 0, sizeof(*info));
-	if (!cfg->kernel || !cfg->cmdline)
+	if ((!cfg->kernel.data && cfg->kernel.fd < 0) || !cfg->cmdline)
 		return rv_fail(err, "no kernel image or command line given");
+	if (boot_image_read(&cfg->kernel, 0, head, head_len) < 0)
+		return rv_fail_errno(err, "cannot read the kernel image");
 	if (!e820) {
 		x86_e820_build(gm, &built);
 		e820 = &built;
 	}
-	if (is_bzimage(cfg->kernel, cfg->kernel_len))
+	if (is_bzimage(head, head_len))
 		return x86_load_bzimage(gm, cfg, e820, info, err);
-	if (is_elf(cfg->kernel, cfg->kernel_len))
+	if (is_elf(head, head_len))
 		return x86_load_pvh(gm, cfg, e820, info, err);
 	return rv_fail(err, "kernel image (%zu bytes) is not a Linux bzImage or ELF vmlinux",
-		       cfg->kernel_len);
+		       cfg->kernel.len);
 }

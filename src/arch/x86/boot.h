@@ -38,11 +38,18 @@ enum x86_boot_mode {
 	X86_BOOT_PVH,     /* ELF: 32-bit flat entry, EBX = hvm_start_info */
 };
 
+/* A kernel or initrd image of len bytes: in memory (data), or, when data
+ * is NULL, in the file fd, read with pread so that its big parts go
+ * straight into guest RAM without a copy of the file of their own. */
+struct boot_image {
+	const uint8_t *data;
+	int fd;
+	size_t len;
+};
+
 struct x86_boot_config {
-	const uint8_t *kernel;   /* whole kernel file */
-	size_t kernel_len;
-	const uint8_t *initrd;   /* may be NULL */
-	size_t initrd_len;
+	struct boot_image kernel;
+	struct boot_image initrd; /* len 0: none */
 	const char *cmdline;     /* never NULL */
 	uint64_t rsdp_gpa;       /* 0 if no ACPI */
 	const struct e820_map *e820; /* NULL: x86_e820_build(gm) */

@@ -55,13 +55,17 @@ int x86_load_bzimage(const struct guest_mem *gm,
 		     struct x86_boot_info *info, struct rv_err *err)
 {
 	struct boot_params bp;
-	const uint8_t *k = cfg->kernel;
-	size_t len = cfg->kernel_len;
+	uint8_t head[BZ_HDR_MAX_END], *dst;
+	size_t len = cfg->kernel.len;
 	uint64_t low_end = boot_low_ram_end(gm);
 	uint64_t setup_len, kern_len, kern_end, initrd_ceil, initrd_gpa = 0;
 	unsigned int sects;
 
-	if (read_header(k, len, &bp, err))
+	/* x86_load_kernel found the magic, so the file holds the head up to
+	 * it; read_header checks how far the header goes. */
+	if (boot_image_read(&cfg->kernel, 0, head, len < sizeof(head) ? len : sizeof(head)) < 0)
+		return rv_fail_errno(err, "cannot read the bzImage header");
+	if (read_header(head, len < sizeof(head) ? len : sizeof(head), &bp, err))
 		return -1;
 
 	sects = bp.hdr.setup_sects ? bp.hdr.setup_sects : BZ_DEFAULT_SECTS;
@@ -83,21 +87,24 @@ int x86_load_bzimage(const struct guest_mem *gm,
 		return rv_fail(err, "kernel needs RAM up to %llu MiB but the guest has %llu MiB below the MMIO hole",
 			       (unsigned long long)((kern_end + (1 << 20) - 1) >> 20),
 			       (unsigned long long)(low_end >> 20));
-	if (guest_mem_write(gm, X86_HIGH_MEM_GPA, k + setup_len, kern_len))
+	dst = guest_mem_ptr(gm, X86_HIGH_MEM_GPA, kern_len);
+	if (!dst)
 		return rv_fail(err, "kernel of %llu bytes does not fit in guest RAM at 1 MiB",
 			       (unsigned long long)kern_len);
+	if (boot_image_read(&cfg->kernel, setup_len, dst, kern_len) < 0)
+		return rv_fail_errno(err, "cannot read the bzImage");
 
 	if (boot_put_cmdline(gm, cfg->cmdline, bp.hdr.cmdline_size, err))
 		return -1;
 
-	if (cfg->initrd && cfg->initrd_len) {
+	if (cfg->initrd.len) {
 		/* initrd_addr_max is the last byte the initrd may occupy.
 		 * Placing it below 4 GiB is always valid, even when
 		 * XLF_CAN_BE_LOADED_ABOVE_4G would allow more. */
 		initrd_ceil = (uint64_t)bp.hdr.initrd_addr_max + 1;
 		if (initrd_ceil > low_end)
 			initrd_ceil = low_end;
-		if (boot_put_initrd(gm, cfg->initrd, cfg->initrd_len, kern_end,
+		if (boot_put_initrd(gm, &cfg->initrd, kern_end,
 				    initrd_ceil, &initrd_gpa, err))
 			return -1;
 	}
@@ -110,9 +117,9 @@ int x86_load_bzimage(const struct guest_mem *gm,
 	bp.hdr.code32_start = (uint32_t)X86_HIGH_MEM_GPA;
 	bp.hdr.ramdisk_image = (uint32_t)initrd_gpa;
 	bp.ext_ramdisk_image = (uint32_t)(initrd_gpa >> 32);
-	bp.hdr.ramdisk_size = initrd_gpa ? (uint32_t)cfg->initrd_len : 0;
+	bp.hdr.ramdisk_size = initrd_gpa ? (uint32_t)cfg->initrd.len : 0;
 	bp.ext_ramdisk_size = initrd_gpa ?
-		(uint32_t)((uint64_t)cfg->initrd_len >> 32) : 0;
+		(uint32_t)((uint64_t)cfg->initrd.len >> 32) : 0;
 	if (cfg->rsdp_gpa && bp.hdr.version >= BZ_PROTO(2, 14))
 		bp.acpi_rsdp_addr = cfg->rsdp_gpa;
 

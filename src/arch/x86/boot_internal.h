@@ -18,10 +18,16 @@ uint64_t boot_low_ram_end(const struct guest_mem *gm);
 int boot_put_cmdline(const struct guest_mem *gm, const char *cmdline,
 		     uint64_t max_len, struct rv_err *err);
 
+/* Copies n bytes at offset off of the image to dst; the caller has
+ * checked that they lie inside im->len. 0, or -1 with errno set (EIO when
+ * the file turned out shorter than im->len). */
+int boot_image_read(const struct boot_image *im, uint64_t off, void *dst,
+		    size_t n);
+
 /* Places the initrd page-aligned as high as possible in [floor, ceil)
  * and copies it there; *gpa is set to its address. */
-int boot_put_initrd(const struct guest_mem *gm, const uint8_t *data,
-		    size_t len, uint64_t floor, uint64_t ceil, uint64_t *gpa,
+int boot_put_initrd(const struct guest_mem *gm, const struct boot_image *im,
+		    uint64_t floor, uint64_t ceil, uint64_t *gpa,
 		    struct rv_err *err);
 
 int x86_load_bzimage(const struct guest_mem *gm,

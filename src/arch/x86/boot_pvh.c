@@ -57,13 +57,16 @@ static int in_file(uint64_t off, uint64_t size, size_t len)
 	return off <= len && size <= len - off;
 }
 
-static int read_ehdr(const uint8_t *k, size_t len, Elf64_Ehdr *eh,
+static int read_ehdr(const struct boot_image *k, Elf64_Ehdr *eh,
 		     struct rv_err *err)
 {
+	size_t len = k->len;
+
 	if (len < sizeof(*eh))
 		return rv_fail(err, "ELF kernel truncated: %zu bytes, header needs %zu",
 			       len, sizeof(*eh));
-	memcpy(eh, k, sizeof(*eh));
+	if (boot_image_read(k, 0, eh, sizeof(*eh)) < 0)
+		return rv_fail_errno(err, "cannot read the ELF kernel");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
 		return rv_fail(err, "ELF kernel is not a little-endian x86-64 ELF64 file");
@@ -76,16 +79,20 @@ static int read_ehdr(const uint8_t *k, size_t len, Elf64_Ehdr *eh,
 	return 0;
 }
 
-static void read_phdr(const uint8_t *k, const Elf64_Ehdr *eh, unsigned int i,
-		      Elf64_Phdr *ph)
+static int read_phdr(const struct boot_image *k, const Elf64_Ehdr *eh,
+		     unsigned int i, Elf64_Phdr *ph, struct rv_err *err)
 {
-	memcpy(ph, k + eh->e_phoff + (uint64_t)i * eh->e_phentsize,
-	       sizeof(*ph));
+	if (boot_image_read(k, eh->e_phoff + (uint64_t)i * eh->e_phentsize, ph,
+			    sizeof(*ph)) < 0)
+		return rv_fail_errno(err, "cannot read the ELF kernel");
+	return 0;
 }
 
-static int load_segment(const struct guest_mem *gm, const uint8_t *k,
-			size_t len, const Elf64_Phdr *ph, struct rv_err *err)
+/* Reads the segment's file bytes straight into guest RAM. */
+static int load_segment(const struct guest_mem *gm, const struct boot_image *k,
+			const Elf64_Phdr *ph, struct rv_err *err)
 {
+	size_t len = k->len;
 	uint8_t *dst;
 
 	if (ph->p_filesz > ph->p_memsz)
@@ -105,26 +112,29 @@ static int load_segment(const struct guest_mem *gm, const uint8_t *k,
 		return rv_fail(err, "ELF segment %#llx+%#llx lies outside guest RAM",
 			       (unsigned long long)ph->p_paddr,
 			       (unsigned long long)ph->p_memsz);
-	memcpy(dst, k + ph->p_offset, ph->p_filesz);
+	if (boot_image_read(k, ph->p_offset, dst, ph->p_filesz) < 0)
+		return rv_fail_errno(err, "cannot read the ELF kernel");
 	memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	return 0;
 }
 
 /* Looks through one PT_NOTE segment for the PVH entry note. Returns 1 and
  * sets *entry if found, 0 if not. */
-static int find_entry_note(const uint8_t *k, size_t len, const Elf64_Phdr *ph,
+static int find_entry_note(const struct boot_image *k, const Elf64_Phdr *ph,
 			   uint64_t *entry)
 {
 	uint64_t off = ph->p_offset, end;
 
-	if (!in_file(ph->p_offset, ph->p_filesz, len))
+	if (!in_file(ph->p_offset, ph->p_filesz, k->len))
 		return 0;
 	end = ph->p_offset + ph->p_filesz;
 	while (end - off >= sizeof(Elf64_Nhdr)) {
 		Elf64_Nhdr nh;
 		uint64_t name, desc, next;
+		char nm[sizeof(PVH_NOTE_NAME)];
 
-		memcpy(&nh, k + off, sizeof(nh));
+		if (boot_image_read(k, off, &nh, sizeof(nh)) < 0)
+			return 0;
 		name = off + sizeof(nh);
 		desc = name + (((uint64_t)nh.n_namesz + 3) & ~3ULL);
 		next = desc + (((uint64_t)nh.n_descsz + 3) & ~3ULL);
@@ -132,15 +142,14 @@ static int find_entry_note(const uint8_t *k, size_t len, const Elf64_Phdr *ph,
 			return 0;
 		if (nh.n_type == PVH_NOTE_PHYS32_ENTRY &&
 		    nh.n_namesz == sizeof(PVH_NOTE_NAME) &&
-		    memcmp(k + name, PVH_NOTE_NAME, sizeof(PVH_NOTE_NAME)) == 0) {
+		    boot_image_read(k, name, nm, sizeof(nm)) == 0 &&
+		    memcmp(nm, PVH_NOTE_NAME, sizeof(PVH_NOTE_NAME)) == 0) {
 			uint32_t e32;
 
-			if (nh.n_descsz == 8) {
-				memcpy(entry, k + desc, 8);
-				return 1;
-			}
-			if (nh.n_descsz == 4) {
-				memcpy(&e32, k + desc, 4);
+			if (nh.n_descsz == 8)
+				return boot_image_read(k, desc, entry, 8) == 0;
+			if (nh.n_descsz == 4 &&
+			    boot_image_read(k, desc, &e32, 4) == 0) {
 				*entry = e32;
 				return 1;
 			}
@@ -166,7 +175,7 @@ static void build_start_info(uint8_t *page, const struct x86_boot_config *cfg,
 	if (initrd_gpa) {
 		struct pvh_modlist_entry mod = {
 			.paddr = initrd_gpa,
-			.size = cfg->initrd_len,
+			.size = cfg->initrd.len,
 		};
 
 		si.nr_modules = 1;
@@ -190,25 +199,25 @@ int x86_load_pvh(const struct guest_mem *gm,
 		 const struct e820_map *e820,
 		 struct x86_boot_info *info, struct rv_err *err)
 {
-	const uint8_t *k = cfg->kernel;
-	size_t len = cfg->kernel_len;
+	const struct boot_image *k = &cfg->kernel;
 	uint8_t page[BOOT_PAGE];
 	uint64_t entry = 0, top = X86_HIGH_MEM_GPA, initrd_gpa = 0, ceil;
 	unsigned int loaded = 0;
 	int found = 0;
 	Elf64_Ehdr eh;
 
-	if (read_ehdr(k, len, &eh, err))
+	if (read_ehdr(k, &eh, err))
 		return -1;
 	for (unsigned int i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
-		read_phdr(k, &eh, i, &ph);
+		if (read_phdr(k, &eh, i, &ph, err))
+			return -1;
 		if (ph.p_type == PT_NOTE && !found)
-			found = find_entry_note(k, len, &ph, &entry);
+			found = find_entry_note(k, &ph, &entry);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
-		if (load_segment(gm, k, len, &ph, err))
+		if (load_segment(gm, k, &ph, err))
 			return -1;
 		if (ph.p_paddr + ph.p_memsz > top)
 			top = ph.p_paddr + ph.p_memsz;
@@ -227,11 +236,11 @@ int x86_load_pvh(const struct guest_mem *gm,
 	if (boot_put_cmdline(gm, cfg->cmdline, X86_CMDLINE_MAX - 1, err))
 		return -1;
 
-	if (cfg->initrd && cfg->initrd_len) {
+	if (cfg->initrd.len) {
 		ceil = boot_low_ram_end(gm);
 		if (ceil > X86_4GIB)
 			ceil = X86_4GIB;
-		if (boot_put_initrd(gm, cfg->initrd, cfg->initrd_len, top, ceil,
+		if (boot_put_initrd(gm, &cfg->initrd, top, ceil,
 				    &initrd_gpa, err))
 			return -1;
 	}
