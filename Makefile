@@ -106,7 +106,8 @@ images: deps
 
 test: deps
 	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool \
-		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost
+		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost \
+		$(BUILD)/bench/exitcost-pvh.elf
 	scripts/guest-images.sh
 	bench/overhead/guest-initrd.sh $(BUILD)/overhead/initrd-ov.cpio.gz
 	tests/run-all.sh
@@ -136,7 +137,8 @@ bench-migrate: deps
 	scripts/guest-images.sh
 	bench/migrate.sh
 
-# The same operations as a PVH kernel, for QEMU to boot: bench-exits' peer.
+# The same operations as a PVH kernel, for ringvm and QEMU to boot: bench-
+# exits' side by side, and the observatory's costs.
 $(BUILD)/bench/exitcost-pvh.elf: bench/overhead/exitcost_pvh.S bench/overhead/exitcost_ops.inc \
 		bench/overhead/pvh_entry.inc
 	@mkdir -p $(dir $@)
@@ -165,7 +167,7 @@ bench-vhost: deps
 # The overhead observatory: native, container, ringvm and QEMU, interleaved,
 # with confidence intervals and the overhead equation (QUICK=1: short).
 overhead: deps
-	$(MAKE) all $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost
+	$(MAKE) all $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost $(BUILD)/bench/exitcost-pvh.elf
 	scripts/guest-images.sh
 	tools/ringvm-overhead $(if $(QUICK),--quick)
 

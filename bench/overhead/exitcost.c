@@ -3,7 +3,9 @@
  * the same loop around a NOP), the "cost" side of the overhead equation
  * (frequency from ringvm's exit accounting times cost from here).
  *
- *   exitcost [N [RUNS]]       defaults: N 20000, RUNS 5
+ *   exitcost [N [RUNS [KIND,...]]]  defaults: N 20000, RUNS 5, every kind
+ *   exitcost --tsc-khz        prints KVM's guest TSC rate, in kHz, alone
+ *                             (to turn exitcost_pvh.S's cycles into ns)
  *
  * Kinds: cpuid and a no-op hypercall (answered inside KVM), port I/O and
  * MMIO to a ringvm device model (a round trip through ringvm), and port
@@ -115,6 +117,46 @@ out:
 	return cycles;
 }
 
+/* Whether name is one of the comma-separated list's items. */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static unsigned int count_items(const char *list)
+{
+	unsigned int n = 1;
+
+	for (const char *p = list; (p = strchr(p, ',')); p++)
+		n++;
+	return n;
+}
+
+/* KVM's TSC rate for a new vCPU: a guest's cycles per millisecond. */
+static int print_tsc_khz(int kvm_fd)
+{
+	struct rig r;
+	int khz;
+
+	if (rig_setup(&r, kvm_fd, true, cost_nop, cost_nop_end) < 0) {
+		fprintf(stderr, "exitcost: %s\n", r.err.msg);
+		return 1;
+	}
+	khz = ioctl(r.m.vcpu[0].fd, KVM_GET_TSC_KHZ);
+	machine_destroy(&r.m);
+	if (khz <= 0) {
+		fprintf(stderr, "exitcost: KVM_GET_TSC_KHZ: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("%d\n", khz);
+	return 0;
+}
+
 static bool amd_host(void)
 {
 	FILE *f = fopen("/proc/cpuinfo", "re");
@@ -160,13 +202,24 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 20000;
 	long runs = argc > 2 ? atol(argv[2]) : 5;
 	double per[NK][MAX_RUNS];
-	bool failed[NK] = { false };
+	bool failed[NK] = { false }, skip[NK] = { false };
+	const char *only = argc > 3 ? argv[3] : NULL;
+	unsigned int listed = 0;
 	uint32_t khz = 0;
 	struct rv_err err;
 	int kvm_fd;
 
-	if (argc > 3 || n < 2000 || n > 100000000 || runs < 2 || runs > MAX_RUNS) {
-		fprintf(stderr, "usage: exitcost [N (2000..1e8) [RUNS (2..%d)]]\n", MAX_RUNS);
+	bool tsc_only = argc == 2 && !strcmp(argv[1], "--tsc-khz");
+
+	/* KIND,...: only those (and the NOP baseline); each must exist. */
+	for (int k = 1; only && k < NK; k++) {
+		skip[k] = !in_list(only, kinds[k].name);
+		listed += !skip[k];
+	}
+	if (!tsc_only &&
+	    (argc > 4 || n < 2000 || n > 100000000 || runs < 2 || runs > MAX_RUNS ||
+	     (only && listed != count_items(only)))) {
+		fprintf(stderr, "usage: exitcost [N (2000..1e8) [RUNS (2..%d) [KIND,...]]] | --tsc-khz\n", MAX_RUNS);
 		return 1;
 	}
 	kvm_fd = kvm_open("/dev/kvm", &err);
@@ -174,12 +227,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "exitcost: %s\n", err.msg);
 		return 1;
 	}
+	if (tsc_only)
+		return print_tsc_khz(kvm_fd);
 	for (long r = 0; r < runs; r++) {
 		for (int k = 0; k < NK; k++) {
 			long nk = n / (kinds[k].div ? kinds[k].div : 1);
 			uint64_t c;
 
-			if (failed[k])
+			if (failed[k] || skip[k])
 				continue;
 			c = run_once(kvm_fd, &kinds[k], (uint64_t)nk, &khz);
 			/* A guest that never finished (under nested emulation a
@@ -204,6 +259,8 @@ int main(int argc, char **argv)
 	for (int k = 1; k < NK; k++) {
 		double sum = 0, sq = 0, mean, sd;
 
+		if (skip[k])
+			continue;
 		if (failed[k]) {
 			printf("# exit_%s_ns: no figure, its guest did not finish in three tries\n",
 			       kinds[k].name);

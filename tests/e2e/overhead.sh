@@ -4,7 +4,8 @@
 # (bench/overhead/container.sh) on a root directory holding the same
 # static binaries the guests run; then a QUICK run of the observatory's
 # driver on every platform. Usage: overhead.sh WORKDIR (holding
-# container.sh, rvmicro, overhead-l1.sh, exitcost, vmlinux and
+# container.sh, rvmicro, overhead-l1.sh, exitcost, exitcost-pvh.elf,
+# pvh_cycles.awk, vmlinux and
 # initrd-ov.cpio.gz, and QEMU with ./qemu-firmware when it is installed).
 # tests: e2e/container-namespaces e2e/container-cgroup-limits
 # tests: e2e/container-runs-rvmicro e2e/overhead-quick-every-cell
@@ -94,7 +95,8 @@ for p in $(echo "$plats" | tr ',' ' '); do
 		done
 	done
 done
-for c in io_exits mmio_exits hypercalls halt_exits irq_exits_cost_estimated other_exits_cost_estimated; do
+for c in io_exits mmio_exits virtio_kicks hypercalls halt_exits irq_exits_cost_estimated \
+	page_fault_exits_cost_estimated irq_window_exits_cost_estimated other_exits_cost_estimated; do
 	grep -qE "^COSTCSV $c,[0-9.]+$" "$T/ov.out" || missing="$missing cost:$c"
 done
 if [ $rc = 0 ] && grep -q '^RUN overhead done' "$T/ov.out" && [ -z "$missing" ]; then
