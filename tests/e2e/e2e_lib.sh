@@ -5,6 +5,13 @@
 
 ok() { echo "PASS e2e/$1"; }
 bad() { echo "FAIL e2e/$1: $2"; }
+# show_console NAME LOG: after a failure, the last lines a guest's console wrote
+# (its kernel's warnings and stall reports among them), kept in the
+# transcript next to the FAIL line, "console NAME| " before each.
+show_console() {
+	echo "console $1: the last lines of $2"
+	{ tr -d '\r' <"$2"; } 2>/dev/null | tail -n 15 | sed "s/^/console $1| /"
+}
 
 # client ARGS...: a ringvm command that talks to a running one (pause,
 # snapshot, migrate...) or makes a file, bounded like everything here: a

@@ -104,6 +104,8 @@ if [ $mrc = 0 ] && [ "$rc" = 0 ] && grep -q "the guest moved to unix:" "$T/src.e
 	ok migrate-unix-continues
 else
 	bad migrate-unix-continues "migrate $mrc ($(tail -n 1 "$T/mig1.err")), source status $rc ($(tail -n 1 "$T/src.err")), destination: $(tail -n 2 "$T/dst.err"), last tick there $(last_tick "$T/dst.log")"
+	show_console source "$T/src.log"
+	show_console destination "$T/dst.log"
 fi
 
 # 3. A migration that cannot converge gives up: after the first round
@@ -214,6 +216,8 @@ if [ "$ci" = 204 ] && [ $mrc = 0 ] && [ "$dst_rc" = 0 ] && [ "$rc" = 0 ] &&
 	ok migrate-tcp-back
 else
 	bad migrate-tcp-back "PUT /migrate/incoming $ci ($ri); PUT /migrate $c6 ($(cat "$T/mig5.json")), middle status $dst_rc, GET /migrate there $cg ($rg), last status $rc ($(tail -n 1 "$T/back.err")), ticks there up to $(last_tick "$T/back.log")"
+	show_console middle "$T/dst.log"
+	show_console last "$T/back.log"
 fi
 # The throttle it took, and the cap: what went out in the time it took
 # (whole seconds, one more for rounding, and the cap's 100 ms of
