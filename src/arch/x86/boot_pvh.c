@@ -51,6 +51,8 @@ _Static_assert(PVH_MEMMAP_OFF + E820_MAX_ENTRIES *
 	       sizeof(struct pvh_memmap_entry) <= BOOT_PAGE,
 	       "start_info page overflow");
 
+#define NOTE_SCAN_MAX (1ULL << 20)
+
 /* True if [off, off + size) lies inside a file of len bytes. */
 static int in_file(uint64_t off, uint64_t size, size_t len)
 {
@@ -127,7 +129,10 @@ static int find_entry_note(const struct boot_image *k, const Elf64_Phdr *ph,
 
 	if (!in_file(ph->p_offset, ph->p_filesz, k->len))
 		return 0;
-	end = ph->p_offset + ph->p_filesz;
+	/* A kernel's notes take a few hundred bytes; a hostile segment of
+	 * tiny notes is read to its first MiB, not one pread per note to
+	 * its end. */
+	end = ph->p_offset + (ph->p_filesz < NOTE_SCAN_MAX ? ph->p_filesz : NOTE_SCAN_MAX);
 	while (end - off >= sizeof(Elf64_Nhdr)) {
 		Elf64_Nhdr nh;
 		uint64_t name, desc, next;
