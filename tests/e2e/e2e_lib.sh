@@ -12,6 +12,16 @@ show_console() {
 	echo "console $1: the last lines of $2"
 	{ tr -d '\r' <"$2"; } 2>/dev/null | tail -n 15 | sed "s/^/console $1| /"
 }
+# show_stuck: the counters wait_exit kept of a ringvm it had to kill (its
+# vCPUs' exits by reason and the UART's accesses, 5 s apart), if any.
+show_stuck() {
+	for i in 1 2; do
+		[ -s "$T/stuck-stats.$i" ] || continue
+		echo "stuck ringvm, stats $i: $(tr ',{}' '\n\n\n' <"$T/stuck-stats.$i" |
+			grep -E '"(kvm_vcpu[0-9]+_(exits|halt_exits|halt_wakeup|irq_exits|io_exits|irq_injections)|pio_com1_accesses|vcpu[0-9]+_exits)"' |
+			tr '\n' ' ')"
+	done
+}
 
 # client ARGS...: a ringvm command that talks to a running one (pause,
 # snapshot, migrate...) or makes a file, bounded like everything here: a
@@ -64,11 +74,20 @@ wait_tick() {
 		sleep 0.5
 	done
 }
-# wait_exit PID: ringvm's exit status in $rc (bounded: a watchdog kills it
-# after LIMIT seconds, then the status is 137). Not in a $(...) subshell:
-# only this shell can wait for its child.
+# wait_exit PID [SOCK]: ringvm's exit status in $rc (bounded: a watchdog
+# kills it after LIMIT seconds, then the status is 137). With SOCK (its
+# API socket) the watchdog first keeps two of its `ringvm stats`, 5 s
+# apart, in $T/stuck-stats.1 and .2: what a guest that went silent still
+# does. Not in a $(...) subshell: only this shell can wait for its child.
 wait_exit() {
-	(sleep "$LIMIT"; kill -9 "$1" 2>/dev/null) &
+	rm -f "$T/stuck-stats.1" "$T/stuck-stats.2"
+	(sleep "$LIMIT"
+	 if [ -n "${2:-}" ]; then
+		timeout 20 ringvm stats --api-sock "$2" >"$T/stuck-stats.1" 2>&1
+		sleep 5
+		timeout 20 ringvm stats --api-sock "$2" >"$T/stuck-stats.2" 2>&1
+	 fi
+	 kill -9 "$1" 2>/dev/null) &
 	dog=$!
 	wait "$1"
 	rc=$?

@@ -209,7 +209,7 @@ dst_rc=$rc
 watch=$back
 cg=$(api "$T/back.sock" GET /migrate)
 rg=$(cat "$T/resp")
-wait_exit $back
+wait_exit $back "$T/back.sock"
 if [ "$ci" = 204 ] && [ $mrc = 0 ] && [ "$dst_rc" = 0 ] && [ "$rc" = 0 ] &&
 	echo "$rg" | grep -q '"state":"Completed"' &&
 	tr -d '\r' <"$T/back.log" | grep -q "^RV lc_umount=ok"; then
@@ -218,6 +218,7 @@ else
 	bad migrate-tcp-back "PUT /migrate/incoming $ci ($ri); PUT /migrate $c6 ($(cat "$T/mig5.json")), middle status $dst_rc, GET /migrate there $cg ($rg), last status $rc ($(tail -n 1 "$T/back.err")), ticks there up to $(last_tick "$T/back.log")"
 	show_console middle "$T/dst.log"
 	show_console last "$T/back.log"
+	show_stuck
 fi
 # The throttle it took, and the cap: what went out in the time it took
 # (whole seconds, one more for rounding, and the cap's 100 ms of
