@@ -329,14 +329,15 @@ if [ -x ./exitcost ] && [ -f ./exitcost-pvh.elf ]; then
 		{ sum[$1] += $2; cnt[$1]++ }
 		END {
 			if (!cnt["cpuid"]) exit
-			printf "COSTCSV io_exits,%.1f\n", sum["pio_user"] / cnt["pio_user"]
-			printf "COSTCSV mmio_exits,%.1f\n", sum["mmio_user"] / cnt["mmio_user"]
-			printf "COSTCSV hypercalls,%.1f\n", sum["hypercall"] / cnt["hypercall"]
-			printf "COSTCSV halt_exits,%.1f\n", sum["halt"] / cnt["halt"]
-			printf "COSTCSV other_exits_cost_estimated,%.1f\n", sum["cpuid"] / cnt["cpuid"]
-			printf "COSTCSV irq_exits_cost_estimated,%.1f\n", sum["cpuid"] / cnt["cpuid"]
-			printf "COSTCSV page_fault_exits_cost_estimated,%.1f\n", sum["cpuid"] / cnt["cpuid"]
-			printf "COSTCSV irq_window_exits_cost_estimated,%.1f\n", sum["cpuid"] / cnt["cpuid"]
+			# reason = kind: the exit each reason is costed as
+			n = split("io_exits=pio_user mmio_exits=mmio_user hypercalls=hypercall " \
+				  "halt_exits=halt other_exits_cost_estimated=cpuid " \
+				  "irq_exits_cost_estimated=cpuid page_fault_exits_cost_estimated=cpuid " \
+				  "irq_window_exits_cost_estimated=cpuid", pair, " ")
+			for (i = 1; i <= n; i++) {
+				split(pair[i], rk, "=")
+				printf "COSTCSV %s,%.1f\n", rk[1], sum[rk[2]] / cnt[rk[2]]
+			}
 		}'
 	# A doorbell through an ioeventfd has no ringvm path to time it on
 	# (KVM completes it): exitcost's rig times that exit alone.

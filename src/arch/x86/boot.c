@@ -107,7 +107,6 @@ int x86_load_kernel(const struct guest_mem *gm,
 {
 	struct e820_map built;
 	const struct e820_map *e820 = cfg->e820;
-
 	uint8_t head[BZ_HDR_MAX_END];
 	size_t head_len = cfg->kernel.len < sizeof(head) ? cfg->kernel.len : sizeof(head);
 
@@ -121,7 +120,7 @@ int x86_load_kernel(const struct guest_mem *gm,
 		e820 = &built;
 	}
 	if (is_bzimage(head, head_len))
-		return x86_load_bzimage(gm, cfg, e820, info, err);
+		return x86_load_bzimage(gm, cfg, head, head_len, e820, info, err);
 	if (is_elf(head, head_len))
 		return x86_load_pvh(gm, cfg, e820, info, err);
 	return rv_fail(err, "kernel image (%zu bytes) is not a Linux bzImage or ELF vmlinux",

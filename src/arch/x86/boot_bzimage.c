@@ -51,21 +51,19 @@ static int read_header(const uint8_t *k, size_t len, struct boot_params *bp,
 
 int x86_load_bzimage(const struct guest_mem *gm,
 		     const struct x86_boot_config *cfg,
+		     const uint8_t *head, size_t head_len,
 		     const struct e820_map *e820,
 		     struct x86_boot_info *info, struct rv_err *err)
 {
 	struct boot_params bp;
-	uint8_t head[BZ_HDR_MAX_END], *dst;
+	uint8_t *dst;
 	size_t len = cfg->kernel.len;
 	uint64_t low_end = boot_low_ram_end(gm);
 	uint64_t setup_len, kern_len, kern_end, initrd_ceil, initrd_gpa = 0;
 	unsigned int sects;
 
-	/* x86_load_kernel found the magic, so the file holds the head up to
-	 * it; read_header checks how far the header goes. */
-	if (boot_image_read(&cfg->kernel, 0, head, len < sizeof(head) ? len : sizeof(head)) < 0)
-		return rv_fail_errno(err, "cannot read the bzImage header");
-	if (read_header(head, len < sizeof(head) ? len : sizeof(head), &bp, err))
+	/* read_header checks how far the header goes within the head. */
+	if (read_header(head, head_len, &bp, err))
 		return -1;
 
 	sects = bp.hdr.setup_sects ? bp.hdr.setup_sects : BZ_DEFAULT_SECTS;

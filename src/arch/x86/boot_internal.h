@@ -30,8 +30,11 @@ int boot_put_initrd(const struct guest_mem *gm, const struct boot_image *im,
 		    uint64_t floor, uint64_t ceil, uint64_t *gpa,
 		    struct rv_err *err);
 
+/* head: the file's first head_len bytes (at most BZ_HDR_MAX_END), which
+ * x86_load_kernel read to recognise the format. */
 int x86_load_bzimage(const struct guest_mem *gm,
 		     const struct x86_boot_config *cfg,
+		     const uint8_t *head, size_t head_len,
 		     const struct e820_map *e820,
 		     struct x86_boot_info *info, struct rv_err *err);
 
