@@ -107,7 +107,7 @@ images: deps
 test: deps
 	$(MAKE) all unit-bins $(BUILD)/tests/kvm/kvm-tests $(BUILD)/tests/e2e/state-tool \
 		$(BUILD)/tests/e2e/stalled-stdout $(BUILD)/bench/rvmicro $(BUILD)/bench/exitcost \
-		$(BUILD)/bench/exitcost-pvh.elf
+		$(BUILD)/bench/exitcost-pvh.elf $(BUILD)/bench/vnotify.elf
 	scripts/guest-images.sh
 	bench/overhead/guest-initrd.sh $(BUILD)/overhead/initrd-ov.cpio.gz
 	tests/run-all.sh

@@ -7,15 +7,16 @@
 ./exitcost "$1" "$2" || exit 1
 q=/usr/local/bin/qemu-system-x86_64
 # A virtio notification to its completion (vnotify.elf drives virtio-rng
-# itself): ringvm, ringvm without its seccomp filters, and QEMU, in turns,
-# RUNS times; "VNOTIFY WHO CYCLES TRIPS" lines.
+# itself): ringvm, ringvm whose I/O threads poll before they sleep
+# (--io-poll 200), and QEMU, in turns, RUNS times; "VNOTIFY WHO CYCLES
+# TRIPS" lines.
 r=1
 while [ $r -le "$2" ]; do
-	for who in ringvm ringvm-noseccomp qemu; do
+	for who in ringvm ringvm-iopoll qemu; do
 		case $who in
 		ringvm) timeout 300 ringvm run --kernel vnotify.elf --rng --mem 128M </dev/null >vn.out 2>vn.err ;;
-		ringvm-noseccomp) timeout 300 ringvm run --kernel vnotify.elf --rng --mem 128M \
-			--seccomp off </dev/null >vn.out 2>vn.err ;;
+		ringvm-iopoll) timeout 300 ringvm run --kernel vnotify.elf --rng --mem 128M \
+			--io-poll 200 </dev/null >vn.out 2>vn.err ;;
 		qemu) [ -x $q ] || continue
 			timeout 300 $q -L ./qemu-firmware -M pc -accel kvm -cpu host -m 128 \
 				-nodefaults -no-user-config -display none -serial stdio -no-reboot \

@@ -30,7 +30,7 @@ mhz=$(sed -n 's/^# exitcost: .*guest TSC \([0-9][0-9]*\) MHz.*/\1/p' "$log.clean
 grep '^VNOTIFY_ERROR' "$log.clean" | sed 's/^/# /'
 sed -n 's/^VNOTIFY //p' "$log.clean" | awk -v mhz="$mhz" '{ printf "%s %.6f\n", $1, $2 / $3 * 1000 / mhz }' |
 	mean_ci95 | awk '{
-		name = "virtio_notify_noseccomp_ns"
+		name = "virtio_notify_iopoll_ns"
 		if ($1 == "qemu") name = "peer_virtio_notify_ns"
 		if ($1 == "ringvm") name = "virtio_notify_ns"
 		printf "%s %.1f ns ci95=%.1f runs=%d (%s: virtio-rng, one buffer, polled)\n", name, $2, $3, $4, $1

@@ -152,6 +152,7 @@ static int build_config(struct api_ctl *c, char *msg)
 	cfg->seccomp = c->opts.seccomp;
 	cfg->mem_merge = c->opts.mem_merge;
 	cfg->cpu_pin = c->opts.cpu_pin;
+	cfg->io_poll_us = c->opts.io_poll_us;
 	cfg->rng = f->entropy;
 	cfg->cpu_template_json = c->cpu_config;
 	cfg->cpu_template = c->cpu_config ? NULL : c->opts.cpu_template;
@@ -381,6 +382,7 @@ static void *incoming_main(void *arg)
 			.seccomp = c->opts.seccomp,
 			.mem_merge = c->opts.mem_merge,
 			.cpu_pin = c->opts.cpu_pin,
+			.io_poll_us = c->opts.io_poll_us,
 			.cpu_template = c->opts.cpu_template,
 			.mem_backing = c->opts.mem_backing,
 			.console_set = c->opts.console != CONSOLE_SERIAL,
@@ -451,6 +453,7 @@ int ctl_snapshot_load(struct api_ctl *c, const struct fc_snapshot_load *l,
 		.seccomp = c->opts.seccomp,
 		.mem_merge = c->opts.mem_merge,
 		.cpu_pin = c->opts.cpu_pin,
+		.io_poll_us = c->opts.io_poll_us,
 		.cpu_template = c->opts.cpu_template,
 		.mem_backing = c->opts.mem_backing,
 	};

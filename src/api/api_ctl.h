@@ -27,6 +27,7 @@ struct api_run_opts {
 	const char *cpu_template;     /* --cpu-template, unless PUT /cpu-config */
 	enum guest_mem_backing mem_backing; /* --mem-backing, unless huge_pages 2M */
 	struct cpu_pin cpu_pin;       /* --cpu-pin */
+	uint32_t io_poll_us;          /* --io-poll */
 };
 
 struct api_ctl;

@@ -30,6 +30,7 @@ static void restore_opts(const struct cli_opts *o, struct vm_restore_opts *r)
 		.seccomp = o->cfg.seccomp,
 		.mem_merge = o->cfg.mem_merge,
 		.cpu_pin = o->cfg.cpu_pin,
+		.io_poll_us = o->cfg.io_poll_us,
 		.cpu_template = o->cfg.cpu_template,
 		.mem_backing = o->cfg.mem_backing,
 	};
@@ -73,6 +74,7 @@ int cli_run(enum cli_action cmd, const struct cli_opts *o)
 		.seccomp = o->cfg.seccomp,
 		.mem_merge = o->cfg.mem_merge,
 		.cpu_pin = o->cfg.cpu_pin,
+		.io_poll_us = o->cfg.io_poll_us,
 		.cpu_template = o->cfg.cpu_template,
 		.mem_backing = o->cfg.mem_backing,
 	};

@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/sigmask.h"
@@ -50,6 +53,12 @@ struct ev_loop {
 	 * registration, never freed or reused memory. */
 	struct ev_reg *dead;
 	struct ev_call *calls;
+	/* Polling before sleeping (ev_loop_set_poll): the cap, set from any
+	 * thread, and the window the loop thread adapts under it. */
+	_Atomic uint32_t poll_max_us;
+	uint32_t poll_us;                 /* loop thread only */
+	_Atomic uint32_t poll_us_seen;    /* poll_us, for ev_loop_get_stats */
+	atomic_uint_fast64_t sleeps, polled;
 };
 
 struct ev_loop *ev_loop_new(const char *name, struct rv_err *err)
@@ -230,14 +239,18 @@ static void run_calls(struct ev_loop *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
-int ev_loop_run_once(struct ev_loop *l, int timeout_ms)
+/* Waits up to timeout_ms and runs what came; *events: how many epoll
+ * reported (the wake fd included). Returns handlers run, or -1. */
+static int dispatch(struct ev_loop *l, int timeout_ms, int *events)
 {
 	struct epoll_event ev[EV_BATCH];
 	int n, ran = 0;
 
+	*events = 0;
 	n = epoll_wait(l->epfd, ev, EV_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
+	*events = n;
 	pthread_mutex_lock(&l->dispatch);
 	for (int i = 0; i < n; i++) {
 		struct ev_reg *r = ev[i].data.ptr;
@@ -258,6 +271,90 @@ int ev_loop_run_once(struct ev_loop *l, int timeout_ms)
 	reap_dead(l);
 	pthread_mutex_unlock(&l->dispatch);
 	return ran;
+}
+
+int ev_loop_run_once(struct ev_loop *l, int timeout_ms)
+{
+	int events;
+
+	return dispatch(l, timeout_ms, &events);
+}
+
+uint32_t ev_poll_next_window(uint32_t cur, uint32_t max, uint64_t idle_us)
+{
+	uint32_t next;
+
+	if (!max)
+		return 0;
+	if (cur > max)
+		cur = max;
+	/* Later than the cap: polling for it would not have paid. */
+	if (idle_us > max)
+		return cur / 2 < EV_POLL_MIN_US ? 0 : cur / 2;
+	if (idle_us <= cur)
+		return cur;
+	/* Within the cap but after the window: a longer one catches it. */
+	next = cur ? cur * 2 : EV_POLL_MIN_US;
+	return next > max ? max : next;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* One turn of the loop thread: poll (epoll with no timeout) for up to the
+ * window, then sleep until something comes. Waking a sleeping thread
+ * costs an IPI and an idle exit on the CPU it sleeps on; a thread still
+ * polling when the next doorbell rings pays neither. */
+static int wait_and_dispatch(struct ev_loop *l)
+{
+	uint32_t max = atomic_load_explicit(&l->poll_max_us, memory_order_relaxed);
+	uint64_t t0 = max ? now_us() : 0;
+	int events;
+
+	if (max && l->poll_us) {
+		uint64_t end = t0 + (l->poll_us < max ? l->poll_us : max);
+
+		do {
+			if (dispatch(l, 0, &events) < 0)
+				return -1;
+			if (events) {
+				atomic_fetch_add_explicit(&l->polled, 1, memory_order_relaxed);
+				return 0;
+			}
+			/* A thread that shares this CPU (the vCPU about to
+			 * ring the doorbell, say) must not wait out the window. */
+			sched_yield();
+		} while (now_us() < end);
+	}
+	if (dispatch(l, -1, &events) < 0)
+		return -1;
+	atomic_fetch_add_explicit(&l->sleeps, 1, memory_order_relaxed);
+	/* Idle time counts from the end of the work, polling included. */
+	l->poll_us = ev_poll_next_window(l->poll_us, max, max ? now_us() - t0 : 0);
+	atomic_store_explicit(&l->poll_us_seen, l->poll_us, memory_order_relaxed);
+	return 0;
+}
+
+void ev_loop_set_poll(struct ev_loop *l, uint32_t max_us)
+{
+	atomic_store_explicit(&l->poll_max_us,
+			      max_us > EV_POLL_MAX_US ? EV_POLL_MAX_US : max_us,
+			      memory_order_relaxed);
+}
+
+void ev_loop_get_stats(struct ev_loop *l, struct ev_loop_stats *s)
+{
+	*s = (struct ev_loop_stats){
+		.sleeps = atomic_load_explicit(&l->sleeps, memory_order_relaxed),
+		.polled = atomic_load_explicit(&l->polled, memory_order_relaxed),
+		.poll_max_us = atomic_load_explicit(&l->poll_max_us, memory_order_relaxed),
+		.poll_us = atomic_load_explicit(&l->poll_us_seen, memory_order_relaxed),
+	};
 }
 
 /* While paused the thread runs no handler, only calls (a device reset or
@@ -301,7 +398,7 @@ static void *loop_thread(void *arg)
 		pthread_mutex_unlock(&l->lock);
 		if (stop)
 			break;
-		if (ev_loop_run_once(l, -1) < 0)
+		if (wait_and_dispatch(l) < 0)
 			break;
 	}
 	run_calls(l); /* nobody may wait forever on a call */

@@ -48,6 +48,29 @@ bool ev_loop_on_thread(const struct ev_loop *l);
 void ev_loop_pause(struct ev_loop *l);
 void ev_loop_resume(struct ev_loop *l);
 
+/* Polling before sleeping: after handling events the thread keeps
+ * looking for more (epoll, no timeout) for a window it adapts between 0
+ * and max_us: it grows while work comes within max_us of the last but
+ * after the window, shrinks when it comes later than max_us. 0 (the default): never
+ * poll. Costs up to max_us of CPU per burst; saves the wakeup of a
+ * sleeping thread. Any thread, any time; capped at EV_POLL_MAX_US. */
+#define EV_POLL_MIN_US 4
+#define EV_POLL_MAX_US 10000
+void ev_loop_set_poll(struct ev_loop *l, uint32_t max_us);
+
+/* The window after the current one (cur), under max, given how long the
+ * thread was idle (polling, then asleep) until work came (exposed for its
+ * tests). */
+uint32_t ev_poll_next_window(uint32_t cur, uint32_t max, uint64_t idle_us);
+
+struct ev_loop_stats {
+	uint64_t sleeps;      /* waits that blocked */
+	uint64_t polled;      /* events found while polling, no sleep needed */
+	uint32_t poll_max_us; /* the cap set */
+	uint32_t poll_us;     /* the window now */
+};
+void ev_loop_get_stats(struct ev_loop *l, struct ev_loop_stats *s);
+
 /* Registrations held (live, plus deleted ones not yet freed): a guest that
  * resets its devices in a loop must not make this grow. */
 unsigned int ev_loop_registrations(struct ev_loop *l);

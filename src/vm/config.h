@@ -63,6 +63,9 @@ struct vm_config {
 	bool mem_merge;          /* --mem-merge: guest RAM open to KSM */
 	unsigned int ncpus;
 	struct cpu_pin cpu_pin;  /* --cpu-pin (host side, like mem_backing) */
+	/* --io-poll: device I/O threads poll up to this long before they
+	 * sleep (util/event_loop.h); host side, 0: never. */
+	uint32_t io_poll_us;
 	enum console_mode console;
 	const char *serial_log;  /* NULL: none; else COM1 output also here */
 	bool allow_slow_backend; /* run a stock kernel on PVM anyway */

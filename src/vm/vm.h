@@ -42,6 +42,7 @@ struct vm_restore_opts {
 	/* Host pages behind anonymous RAM (an incoming migration's). */
 	enum guest_mem_backing mem_backing;
 	struct cpu_pin cpu_pin;      /* --cpu-pin on this host */
+	uint32_t io_poll_us;         /* --io-poll on this host */
 };
 
 /* Builds a VM from a snapshot (see vm_restore.c for what is checked);

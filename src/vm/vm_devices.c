@@ -1,5 +1,6 @@
 #include "vm/vm_devices.h"
 
+#include <inttypes.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,9 @@ int vm_devices_create(struct vm *vm, struct rv_err *err)
 		return -1;
 	if (cfg->console == CONSOLE_VIRTIO && add_console(vm, err) < 0)
 		return -1;
+	for (unsigned int i = 0; i < d->n; i++)
+		ev_loop_set_poll(kinds[d->vdev[i].kind].loop(d->vdev[i].dev),
+				 cfg->io_poll_us);
 	return 0;
 }
 
@@ -344,7 +348,15 @@ void vm_devices_print_stats(struct vm *vm, FILE *out)
 	for (unsigned int i = 0; i < vm->devs.n; i++) {
 		struct vm_vdev *v = &vm->devs.vdev[i];
 
+		struct ev_loop_stats ls;
+
 		kinds[v->kind].print_stats(v->dev, v->name, out);
+		/* How often its I/O thread had to be woken, and how often
+		 * polling (--io-poll) found work before it slept. */
+		ev_loop_get_stats(kinds[v->kind].loop(v->dev), &ls);
+		fprintf(out, "%s_io_sleeps %" PRIu64 " waits\n", v->name, ls.sleeps);
+		fprintf(out, "%s_io_polled %" PRIu64 " events\n", v->name, ls.polled);
+		fprintf(out, "%s_io_poll_us %" PRIu32 " us\n", v->name, ls.poll_us);
 	}
 }
 

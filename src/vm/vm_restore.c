@@ -105,6 +105,7 @@ static int restore_config(const struct state_reader *r,
 	store->cfg.seccomp = o->seccomp;
 	store->cfg.mem_merge = o->mem_merge;
 	store->cfg.cpu_pin = o->cpu_pin;
+	store->cfg.io_poll_us = o->io_poll_us;
 	/* Host pages for anonymous RAM (a migration's): this host's choice. */
 	store->cfg.mem_backing = o->mem_backing;
 	/* A virtio console is a device of the guest: it stays. Serial or

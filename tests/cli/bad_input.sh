@@ -61,6 +61,7 @@ check bad-console "--console" -- run --kernel "$KERNEL" --console telnet
 check cpu-pin-twice "host CPU 0 given twice" -- run --kernel "$KERNEL" --cpus 2 --cpu-pin 0,0
 check cpu-pin-count "--cpu-pin lists 2 host CPUs for 1 vCPUs" -- run --kernel "$KERNEL" --initrd "$INITRD" --cpu-pin 0,1
 check cpu-pin-not-allowed "host CPU 1000 (for vCPU 0) is outside the CPUs ringvm may run on" -- run --kernel "$KERNEL" --initrd "$INITRD" --cpu-pin 1000
+check io-poll-range "--io-poll: 20000 is out of range (0 to 10000)" -- run --kernel "$KERNEL" --initrd "$INITRD" --io-poll 20000
 check missing-initrd "cannot open initrd $W/nope: no such file" -- run --kernel "$KERNEL" --initrd "$W/nope"
 check initrd-is-dir "initrd $W/adir is not a regular file" -- run --kernel "$KERNEL" --initrd "$W/adir"
 check cmdline-too-long "command line" -- run --kernel "$KERNEL" \

@@ -5,10 +5,11 @@
 # static binaries the guests run; then a QUICK run of the observatory's
 # driver on every platform. Usage: overhead.sh WORKDIR (holding
 # container.sh, rvmicro, overhead-l1.sh, exitcost, exitcost-pvh.elf,
-# pvh_cycles.awk, vmlinux and
+# vnotify.elf, pvh_cycles.awk, vmlinux and
 # initrd-ov.cpio.gz, and QEMU with ./qemu-firmware when it is installed).
 # tests: e2e/container-namespaces e2e/container-cgroup-limits
 # tests: e2e/container-runs-rvmicro e2e/overhead-quick-every-cell
+# tests: e2e/io-poll-off-sleeps e2e/io-poll-finds-work
 set -u
 W=${1:-.}
 cd "$W" || exit 1
@@ -104,3 +105,30 @@ if [ $rc = 0 ] && grep -q '^RUN overhead done' "$T/ov.out" && [ -z "$missing" ];
 else
 	bad overhead-quick-every-cell "status $rc, platforms $plats, missing:${missing:- none}; $(grep '^#' "$T/ov.out" | tail -n 3 | tr '\n' ' ') $(tail -n 3 "$T/ov.err" | tr '\n' ' ')"
 fi
+
+# 5. --io-poll: vnotify.elf makes 2000 virtio-rng requests, each waited for
+# (polled) before the next. All complete either way. Without --io-poll the
+# rng's I/O thread never polls: it sleeps and is woken for them. With it,
+# it finds most of them while still polling, without sleeping (its
+# counters in --stats).
+for mode in off on; do
+	extra=
+	[ $mode = on ] && extra="--io-poll 500"
+	# shellcheck disable=SC2086
+	timeout "$LIMIT" ringvm run --kernel vnotify.elf --rng --mem 128M $extra \
+		--stats "$T/vn-$mode.stats" </dev/null >"$T/vn-$mode.out" 2>"$T/vn-$mode.err"
+	rc=$?
+	st() { sed -n "s/^rng0_$1 \([0-9]*\) .*/\1/p" "$T/vn-$mode.stats" 2>/dev/null; }
+	trips=$(tr -d '\r' <"$T/vn-$mode.out" | sed -n 's/^VNOTIFY_CYCLES [0-9]* \([0-9]*\)$/\1/p')
+	req=$(st requests)
+	polled=$(st io_polled)
+	sleeps=$(st io_sleeps)
+	seen="status $rc, round trips ${trips:-none}, requests ${req:-?}, polled ${polled:-?}, sleeps ${sleeps:-?}; $(tr -d '\r' <"$T/vn-$mode.out" | tail -n 2 | tr '\n' ' ') $(tail -n 2 "$T/vn-$mode.err" | tr '\n' ' ')"
+	if [ $rc != 0 ] || [ "$trips" != 2000 ] || [ "$req" != 2000 ] || [ -z "$polled" ] || [ -z "$sleeps" ]; then
+		bad "io-poll-$([ $mode = on ] && echo finds-work || echo off-sleeps)" "$seen"
+	elif [ $mode = off ]; then
+		if [ "$polled" = 0 ] && [ "$sleeps" -gt 0 ]; then ok io-poll-off-sleeps; else bad io-poll-off-sleeps "$seen"; fi
+	else
+		if [ "$polled" -gt "$sleeps" ]; then ok io-poll-finds-work; else bad io-poll-finds-work "$seen"; fi
+	fi
+done

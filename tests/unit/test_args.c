@@ -297,6 +297,22 @@ static void test_cpu_pin_option(void **state)
 	assert_int_equal(r->o.cfg.cpu_pin.cpu[0], 3);
 }
 
+/* --io-poll: microseconds, a host choice for run and restore alike; off
+ * unless asked for. */
+static void test_io_poll_option(void **state)
+{
+	struct result *r = *state;
+	PARSE(r, "run", "--kernel", "k");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.io_poll_us, 0);
+	PARSE(r, "run", "--kernel", "k", "--io-poll", "50");
+	expect_ok(r, CLI_RUN);
+	assert_int_equal(r->o.cfg.io_poll_us, 50);
+	PARSE(r, "restore", "--state", "s", "--mem", "m", "--io-poll=10000");
+	expect_ok(r, CLI_RESTORE);
+	assert_int_equal(r->o.cfg.io_poll_us, 10000);
+}
+
 /* Devices served elsewhere: vhost-net and the vhost-user forms. */
 static void test_vhost_forms(void **state)
 {
@@ -445,6 +461,10 @@ static const struct bad_case bad[] = {
 	{ ARGS("run", "--kernel", "k", "--cpus", "1000"), "--cpus" },
 	{ ARGS("run", "--kernel", "k", "--cpus", "99999999999999999999999"), "is out of range" },
 	{ ARGS("run", "--kernel", "k", "--cpus", "abc"), "--cpus: 'abc' is not a number" },
+	{ ARGS("run", "--kernel", "k", "--io-poll", "10001"), "--io-poll: 10001 is out of range (0 to 10000)" },
+	{ ARGS("run", "--kernel", "k", "--io-poll", "50us"), "--io-poll: '50us' is not a number" },
+	{ ARGS("run", "--kernel", "k", "--io-poll", "-1"), "--io-poll: '-1' is not a number" },
+	{ ARGS("snapshot", "--api-sock", "s", "--state", "s", "--mem", "m", "--io-poll", "5"), "--io-poll" },
 	{ ARGS("run", "--kernel", "k", "--cpus", "-1"), "--cpus" },
 	{ ARGS("run", "--kernel", "k", "--cpus", "+2"), "--cpus" },
 	{ ARGS("run", "--kernel", "k", "--cpus", " 2"), "--cpus" },
@@ -998,6 +1018,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_paths_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vhost_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_pin_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_poll_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_net_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
