@@ -16,7 +16,7 @@ log=build/bench/exits.log
 mkdir -p build/bench
 qemu_peer bios-256k.bin pvh.bin kvmvapic.bin
 tools/ringvm-harness --timeout 1800 --file build/bench/exitcost --file build/bench/vnotify.elf \
-	--file build/bench/exitcost-pvh.elf \
+	--file build/bench/exitcost-pvh.elf --file bench/overhead/pvh-run.sh \
 	--file bench/exits-l1.sh "${PEER[@]}" \
 	-- "sh ./exits-l1.sh $N $RUNS" >"$log" 2>&1 || {
 	echo "bench-exits: the run failed; see $log" >&2

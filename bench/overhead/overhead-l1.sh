@@ -315,16 +315,11 @@ done
 # at KVM's TSC rate (exitcost --tsc-khz), the mean of its 5 runs.
 # other_exits is costed as a cpuid (an exit KVM handles without the VMM,
 # the cheapest kind): an estimate, and the reason's name says so. A boot
-# that loses its wakeup (docs/harness.md) is tried twice more.
-if [ -x ./exitcost ] && [ -f ./exitcost-pvh.elf ]; then
+# that loses its wakeup (docs/harness.md) is tried twice more (pvh-run.sh).
+if [ -x ./exitcost ] && [ -f ./exitcost-pvh.elf ] && [ -f ./pvh-run.sh ]; then
 	echo "# measuring exit costs (exitcost-pvh.elf under ringvm)" >&2
 	khz=$(./exitcost --tsc-khz)
-	for try in 1 2 3; do
-		timeout 300 ringvm run --kernel exitcost-pvh.elf --mem 64M \
-			</dev/null 2>/dev/null | tr -d '\r' >"$T/pvh.out"
-		[ "$(grep -c '^EXITCOST_CYCLES [0-9]*$' "$T/pvh.out")" -eq 35 ] && break
-		echo "# exit costs: the exit-cost kernel did not finish, try $try of 3" >&2
-	done
+	sh ./pvh-run.sh ringvm "$T/pvh.out"
 	awk -v khz="$khz" -v n=20000 -f pvh_cycles.awk "$T/pvh.out" | awk '
 		{ sum[$1] += $2; cnt[$1]++ }
 		END {

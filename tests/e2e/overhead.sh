@@ -5,7 +5,7 @@
 # static binaries the guests run; then a QUICK run of the observatory's
 # driver on every platform. Usage: overhead.sh WORKDIR (holding
 # container.sh, rvmicro, overhead-l1.sh, exitcost, exitcost-pvh.elf,
-# vnotify.elf, pvh_cycles.awk, vmlinux and
+# vnotify.elf, pvh_cycles.awk, pvh-run.sh, vmlinux and
 # initrd-ov.cpio.gz, and QEMU with ./qemu-firmware when it is installed).
 # tests: e2e/container-namespaces e2e/container-cgroup-limits
 # tests: e2e/container-runs-rvmicro e2e/overhead-quick-every-cell
