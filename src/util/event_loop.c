@@ -320,10 +320,13 @@ static int wait_and_dispatch(struct ev_loop *l)
 		uint64_t end = t0 + (l->poll_us < max ? l->poll_us : max);
 
 		do {
-			if (dispatch(l, 0, &events) < 0)
+			int ran = dispatch(l, 0, &events);
+
+			if (ran < 0)
 				return -1;
 			if (events) {
-				atomic_fetch_add_explicit(&l->polled, 1, memory_order_relaxed);
+				if (ran)
+					atomic_fetch_add_explicit(&l->polled, 1, memory_order_relaxed);
 				return 0;
 			}
 			/* A thread that shares this CPU (the vCPU about to

@@ -65,7 +65,7 @@ uint32_t ev_poll_next_window(uint32_t cur, uint32_t max, uint64_t idle_us);
 
 struct ev_loop_stats {
 	uint64_t sleeps;      /* waits that blocked */
-	uint64_t polled;      /* events found while polling, no sleep needed */
+	uint64_t polled;      /* work found while polling, no sleep needed */
 	uint32_t poll_max_us; /* the cap set */
 	uint32_t poll_us;     /* the window now */
 };
