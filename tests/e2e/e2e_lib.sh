@@ -1,6 +1,7 @@
 # Sourced by the e2e scripts that drive guests through their lifecycle
-# (lifecycle.sh, migrate.sh): results, API calls, and waits that are all
-# bounded (LIMIT seconds) and end as soon as the ringvm in $watch is gone.
+# (lifecycle.sh, migrate.sh, vhost_user.sh; virtio.sh for its net guests'
+# wait_exit): results, API calls, and waits that are all bounded (LIMIT
+# seconds) and end as soon as the ringvm in $watch is gone.
 # Needs T (a scratch directory) and LIMIT.
 
 ok() { echo "PASS e2e/$1"; }

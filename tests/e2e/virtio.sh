@@ -20,12 +20,11 @@ T=$W/virtio-tmp
 mkdir -p "$T"
 LIMIT=${RINGVM_E2E_TIMEOUT:-400}
 MAC=52:54:00:12:34:56
+. ./e2e_lib.sh    # ok, bad, wait_exit, show_stuck
 
-ok() { echo "PASS e2e/$1"; }
 # counter NAME: a counter from ringvm's --stats file of the main run (-1 when
 # the line is missing, which no check accepts).
 counter() { awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print -1 }' "$T/stats.txt" 2>/dev/null || echo -1; }
-bad() { echo "FAIL e2e/$1: $2"; }
 # rv NAME: the value the guest reported as "RV NAME=value" (first one).
 rv() { sed -n "s/^RV $1=//p" "$T/virtio.out" | head -n 1; }
 md5() { md5sum | cut -d' ' -f1; }
@@ -246,11 +245,14 @@ vn_rx=$!
 exec 5>"$T/vn-hold"
 timeout "$LIMIT" nc -l -p 5011 -e "$T/serve.sh" &
 vn_tx=$!
-timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+# With an API socket: a guest that goes silent leaves two of its stats.
+rm -f "$T/vn.sock"
+ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet rvhook=vhostnet" --mem 256M \
-	--net "tap=rvtap3,vhost=on" --stats "$T/vn.stats" \
-	</dev/null >"$T/vn.raw" 2>"$T/vn.err"
-vn_rc=$?
+	--net "tap=rvtap3,vhost=on" --stats "$T/vn.stats" --api-sock "$T/vn.sock" \
+	</dev/null >"$T/vn.raw" 2>"$T/vn.err" &
+wait_exit $! "$T/vn.sock"
+vn_rc=$rc
 exec 5>&-
 kill $vn_rx $vn_tx 2>/dev/null
 wait $vn_rx $vn_tx 2>/dev/null
@@ -262,7 +264,7 @@ binds=$(awk '$1 == "net0_irqfd_binds" { print $2 }' "$T/vn.stats" 2>/dev/null)
 if [ $vn_rc = 0 ] && [ "$(vn vn_ping)" = ok ] && [ "$vhost_flag" = 1 ]; then
 	ok vhost-net-ping
 else
-	bad vhost-net-ping "status $vn_rc, ping $(vn vn_ping), vhost flag ${vhost_flag:-?}; $(tail -n 3 "$T/vn.err" | tr '\n' ' ') $(tr -d '\r' <"$T/vn.raw" | tail -n 4 | tr '\n' ' ')"
+	bad vhost-net-ping "status $vn_rc, ping $(vn vn_ping), vhost flag ${vhost_flag:-?}; $(tail -n 3 "$T/vn.err" | tr '\n' ' ') $(tr -d '\r' <"$T/vn.raw" | tail -n 4 | tr '\n' ' ') $(show_stuck)"
 fi
 if [ $vn_rc = 0 ] && [ "$(md5 <"$T/vn_rx.txt")" = "$want_seq" ] &&
 	[ "$(vn vn_rx_md5)" = "$want_seq" ] && [ "$seen" = 0 ] && [ "${binds:-0}" -ge 2 ] &&
@@ -298,11 +300,13 @@ multiqueue() {
 		mq_pids="$mq_pids $!"
 	done
 	exec 6>"$T/mq-hold0" 7>"$T/mq-hold1"
-	timeout "$LIMIT" ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
+	rm -f "$T/mq.sock"
+	ringvm run --kernel vmlinux --initrd initrd.cpio.gz \
 		--cmdline "console=ttyS0 quiet rvhook=netmq" --mem 256M --cpus 2 \
-		--net "tap=rvtap5,queues=2$2" --stats "$T/mq.stats" \
-		</dev/null >"$T/mq.raw" 2>"$T/mq.err"
-	mq_rc=$?
+		--net "tap=rvtap5,queues=2$2" --stats "$T/mq.stats" --api-sock "$T/mq.sock" \
+		</dev/null >"$T/mq.raw" 2>"$T/mq.err" &
+	wait_exit $! "$T/mq.sock"
+	mq_rc=$rc
 	exec 6>&- 7>&-
 	# shellcheck disable=SC2086
 	kill $mq_pids 2>/dev/null
@@ -320,7 +324,7 @@ multiqueue() {
 }
 mqv() { tr -d '\r' <"$T/mq.raw" | sed -n "s/^RV $1=//p" | head -n 1; }
 mqs() { awk -v k="net0_$1" '$1 == k { print $2; f = 1 } END { if (!f) print -1 }' "$T/mq.stats" 2>/dev/null; }
-mq_log() { echo "$(tail -n 3 "$T/mq.err" | tr '\n' ' ') $(tr -d '\r' <"$T/mq.raw" | grep 'RV \|RINGVM' | tail -n 6 | tr '\n' ' ')"; }
+mq_log() { echo "$(tail -n 3 "$T/mq.err" | tr '\n' ' ') $(tr -d '\r' <"$T/mq.raw" | grep 'RV \|RINGVM' | tail -n 6 | tr '\n' ' ') $(show_stuck)"; }
 
 if multiqueue virtio-net-multiqueue "" &&
 	[ "$(mqs q0_tx_packets)" -gt 0 ] && [ "$(mqs q1_tx_packets)" -gt 0 ]; then
