@@ -56,8 +56,7 @@ struct ev_loop {
 	/* Polling before sleeping (ev_loop_set_poll): the cap, set from any
 	 * thread, and the window the loop thread adapts under it. */
 	_Atomic uint32_t poll_max_us;
-	uint32_t poll_us;                 /* loop thread only */
-	_Atomic uint32_t poll_us_seen;    /* poll_us, for ev_loop_get_stats */
+	_Atomic uint32_t poll_us;   /* written by the loop thread only */
 	atomic_uint_fast64_t sleeps, polled;
 };
 
@@ -313,11 +312,12 @@ static uint64_t now_us(void)
 static int wait_and_dispatch(struct ev_loop *l)
 {
 	uint32_t max = atomic_load_explicit(&l->poll_max_us, memory_order_relaxed);
+	uint32_t window = atomic_load_explicit(&l->poll_us, memory_order_relaxed);
 	uint64_t t0 = max ? now_us() : 0;
 	int events;
 
-	if (max && l->poll_us) {
-		uint64_t end = t0 + (l->poll_us < max ? l->poll_us : max);
+	if (max && window) {
+		uint64_t end = t0 + (window < max ? window : max);
 
 		do {
 			int ran = dispatch(l, 0, &events);
@@ -338,8 +338,9 @@ static int wait_and_dispatch(struct ev_loop *l)
 		return -1;
 	atomic_fetch_add_explicit(&l->sleeps, 1, memory_order_relaxed);
 	/* Idle time counts from the end of the work, polling included. */
-	l->poll_us = ev_poll_next_window(l->poll_us, max, max ? now_us() - t0 : 0);
-	atomic_store_explicit(&l->poll_us_seen, l->poll_us, memory_order_relaxed);
+	atomic_store_explicit(&l->poll_us,
+			      ev_poll_next_window(window, max, max ? now_us() - t0 : 0),
+			      memory_order_relaxed);
 	return 0;
 }
 
@@ -356,7 +357,7 @@ void ev_loop_get_stats(struct ev_loop *l, struct ev_loop_stats *s)
 		.sleeps = atomic_load_explicit(&l->sleeps, memory_order_relaxed),
 		.polled = atomic_load_explicit(&l->polled, memory_order_relaxed),
 		.poll_max_us = atomic_load_explicit(&l->poll_max_us, memory_order_relaxed),
-		.poll_us = atomic_load_explicit(&l->poll_us_seen, memory_order_relaxed),
+		.poll_us = atomic_load_explicit(&l->poll_us, memory_order_relaxed),
 	};
 }
 
